@@ -1,0 +1,126 @@
+//! The ports: traits that adapters (kms-storage, kms-transport) implement. kms-core
+//! depends on none of the adapters.
+
+use crate::audit::{AuditEvent, AuditRecord};
+use crate::domain::{Algorithm, KeyId, KeyMetadata, NodeId};
+use crate::error::{StorageError, TransportError};
+use crate::rpc::{NodeRequest, NodeResponse};
+use async_trait::async_trait;
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// A node's stored shard of one key: the serialised key share (secret), its version
+/// (the refresh epoch) and algorithm.
+pub struct ShardRecord {
+    /// Algorithm of the key.
+    pub algorithm: Algorithm,
+    /// Share version; increases with every refresh.
+    pub version: u64,
+    /// The serialised share. Secret: zeroized on drop, never logged.
+    pub data: Zeroizing<Vec<u8>>,
+}
+
+impl fmt::Debug for ShardRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShardRecord")
+            .field("algorithm", &self.algorithm)
+            .field("version", &self.version)
+            .field("data", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Clone for ShardRecord {
+    fn clone(&self) -> Self {
+        Self {
+            algorithm: self.algorithm,
+            version: self.version,
+            data: Zeroizing::new(self.data.to_vec()),
+        }
+    }
+}
+
+/// A node's shard storage. Every method that returns `Ok` after a write has made the
+/// write durable.
+///
+/// Refresh is two-phase: a new version is first `stage`d, then `commit_staged` makes it
+/// current (replacing the old one) once every holder has staged its own; until then
+/// `get` returns the old version, so old and new shares are never mixed.
+#[async_trait]
+pub trait ShardStore: Send + Sync {
+    /// Store the first version of a key's shard. Fails if one exists.
+    async fn put(&self, key_id: &KeyId, shard: &ShardRecord) -> Result<(), StorageError>;
+    /// The current shard of a key.
+    async fn get(&self, key_id: &KeyId) -> Result<Option<ShardRecord>, StorageError>;
+    /// Stage a new version (refresh). Replaces an earlier staged version.
+    async fn stage(&self, key_id: &KeyId, shard: &ShardRecord) -> Result<(), StorageError>;
+    /// Make the staged version `version` current. Fails if none is staged with that version.
+    async fn commit_staged(&self, key_id: &KeyId, version: u64) -> Result<(), StorageError>;
+    /// Drop a staged version, if any.
+    async fn discard_staged(&self, key_id: &KeyId) -> Result<(), StorageError>;
+    /// Remove a key's shard (current and staged). Returns whether anything was removed.
+    async fn delete(&self, key_id: &KeyId) -> Result<bool, StorageError>;
+    /// Keys with a current shard on this node.
+    async fn list(&self) -> Result<Vec<KeyId>, StorageError>;
+}
+
+/// Key metadata storage (never holds shard content).
+#[async_trait]
+pub trait MetadataStore: Send + Sync {
+    /// Insert a new key's metadata. Fails if the key exists.
+    async fn insert(&self, meta: &KeyMetadata) -> Result<(), StorageError>;
+    /// A key's metadata.
+    async fn get(&self, key_id: &KeyId) -> Result<Option<KeyMetadata>, StorageError>;
+    /// Replace a key's metadata. Fails if the key does not exist.
+    async fn update(&self, meta: &KeyMetadata) -> Result<(), StorageError>;
+    /// Remove a key's metadata (used only to clean up a generation that never completed).
+    async fn delete(&self, key_id: &KeyId) -> Result<bool, StorageError>;
+    /// All keys.
+    async fn list(&self) -> Result<Vec<KeyMetadata>, StorageError>;
+}
+
+/// The append-only audit log. Implementations chain each record to the previous one
+/// (see [`crate::audit`]).
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Append an event; returns the sealed record.
+    async fn append(&self, event: AuditEvent) -> Result<AuditRecord, StorageError>;
+    /// Every record in order.
+    async fn records(&self) -> Result<Vec<AuditRecord>, StorageError>;
+}
+
+/// How the coordinator reaches nodes. Nodes only answer requests; they open no
+/// connections, so protocol messages between nodes are relayed through this port.
+#[async_trait]
+pub trait NodeTransport: Send + Sync {
+    /// Send one request to a node and wait for its answer.
+    async fn call(&self, node: &NodeId, request: NodeRequest) -> Result<NodeResponse, TransportError>;
+}
+
+/// What a node offers to transports (implemented by [`crate::node::TssNode`]).
+#[async_trait]
+pub trait NodeService: Send + Sync {
+    /// The node's id.
+    fn node_id(&self) -> &NodeId;
+    /// Handle one request.
+    async fn handle(&self, request: NodeRequest) -> NodeResponse;
+}
+
+/// Wall-clock time, injectable for tests.
+pub trait Clock: Send + Sync {
+    /// Unix time in milliseconds.
+    fn now_ms(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,114 @@
+//! The coordinator-to-node protocol. Every type is serde so any transport (in-memory
+//! bus, gRPC, HTTP) can carry it.
+
+use crate::domain::{Algorithm, KeyId, NodeId};
+use kms_protocols::{Envelope, PartyIndex, SessionId, Threshold};
+use serde::{Deserialize, Serialize};
+
+/// A request from the coordinator to a node.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum NodeRequest {
+    /// Liveness check.
+    Ping,
+    /// Start a DKG for a new key, as party `party` of `threshold`.
+    StartKeygen {
+        /// The new key.
+        key_id: KeyId,
+        /// The run.
+        session: SessionId,
+        /// Algorithm.
+        algorithm: Algorithm,
+        /// (t, n).
+        threshold: Threshold,
+        /// This node's party index.
+        party: PartyIndex,
+    },
+    /// Start signing `message` with this node's shard of `key_id`, among `signers`.
+    StartSign {
+        /// The key.
+        key_id: KeyId,
+        /// The run.
+        session: SessionId,
+        /// Party indices of the signers (this node's included).
+        signers: Vec<PartyIndex>,
+        /// What to sign: the message (EdDSA, BLS) or the 32-byte hash (ECDSA).
+        message: Vec<u8>,
+    },
+    /// Start a refresh of this node's shard of `key_id`.
+    StartRefresh {
+        /// The key.
+        key_id: KeyId,
+        /// The run.
+        session: SessionId,
+    },
+    /// Messages relayed from other nodes for a running session.
+    Deliver {
+        /// The run.
+        session: SessionId,
+        /// The messages, in the order they were produced.
+        messages: Vec<Envelope>,
+    },
+    /// Make a staged refresh result current.
+    CommitRefresh {
+        /// The key.
+        key_id: KeyId,
+        /// The new version.
+        version: u64,
+    },
+    /// Drop a session (and a staged refresh result of it, if any).
+    Abort {
+        /// The run.
+        session: SessionId,
+    },
+    /// Remove this node's shard of a key.
+    DeleteShard {
+        /// The key.
+        key_id: KeyId,
+    },
+}
+
+/// How a session ended on a node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionOutcome {
+    /// DKG done and the shard durably stored.
+    KeyGenerated {
+        /// Public key in the curve's standard encoding.
+        public_key: Vec<u8>,
+    },
+    /// Signature made (and verified by the node).
+    Signed {
+        /// Signature in the standard encoding.
+        signature: Vec<u8>,
+    },
+    /// Refresh done; the new shard is staged with this version.
+    RefreshStaged {
+        /// New version.
+        version: u64,
+    },
+}
+
+/// A node's answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum NodeResponse {
+    /// Answer to `Ping`.
+    Pong {
+        /// The node.
+        node: NodeId,
+    },
+    /// Messages to relay, and the outcome when the session has finished on this node.
+    Progress {
+        /// Messages to relay to other parties.
+        outgoing: Vec<Envelope>,
+        /// Set once the node's run is complete.
+        outcome: Option<SessionOutcome>,
+    },
+    /// Done, nothing to report.
+    Ack,
+    /// The request failed. `culprit` is the party index to blame if a peer misbehaved.
+    Error {
+        /// The party to blame, if any.
+        culprit: Option<PartyIndex>,
+        /// What went wrong (never secret material).
+        message: String,
+    },
+}
