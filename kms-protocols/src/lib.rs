@@ -22,6 +22,8 @@ pub mod message;
 pub mod party;
 pub mod schnorr;
 pub mod state_machine;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod transcript;
 pub mod vss;
 
