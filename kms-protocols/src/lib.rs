@@ -14,6 +14,7 @@
 //! [`dkg`] (generic DKG and refresh over a [`group::Group`]).
 
 pub mod dkg;
+pub mod eddsa;
 pub mod error;
 pub mod group;
 pub mod inbox;
