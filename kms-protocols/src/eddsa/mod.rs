@@ -2,15 +2,20 @@
 //!
 //! - Key generation and refresh are the generic [`crate::dkg`] over [`Ed25519`] (the
 //!   FROST DKG: Feldman VSS with proofs of knowledge, plus a confirmation round).
+//! - Signing is FROST(Ed25519, SHA-512) from RFC 9591 ([`sign`]); its output is a
+//!   standard RFC 8032 signature, checked with [`verify`].
 //!
 //! ```text
 //! start_dkg(session, (t, n), me, rng)   -> KeyShare<Ed25519>   (every party 1..=n)
+//! start_sign(session, &share, signers, msg, rng) -> [u8; 64]   (t or more parties)
 //! start_refresh(session, share, rng)    -> KeyShare<Ed25519>   (same key, epoch + 1)
 //! ```
 
 pub mod group;
+pub mod sign;
 
 pub use group::Ed25519;
+pub use sign::{start_sign, verify, Signing};
 
 use crate::dkg::{self, Dkg};
 use crate::error::ProtocolError;
