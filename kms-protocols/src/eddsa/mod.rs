@@ -54,3 +54,6 @@ pub fn start_refresh<R: RngCore + CryptoRng>(
 pub fn public_key_bytes(share: &EddsaKeyShare) -> [u8; 32] {
     group::point_to_bytes(share.public_key())
 }
+
+#[cfg(test)]
+mod tests;
