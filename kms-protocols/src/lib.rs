@@ -14,6 +14,7 @@
 //! [`dkg`] (generic DKG and refresh over a [`group::Group`]).
 
 pub mod dkg;
+pub mod eddsa;
 pub mod error;
 pub mod group;
 pub mod inbox;
@@ -22,6 +23,8 @@ pub mod message;
 pub mod party;
 pub mod schnorr;
 pub mod state_machine;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod transcript;
 pub mod vss;
 
