@@ -4,14 +4,22 @@
 //!
 //! - Key generation and refresh are the generic [`crate::dkg`] protocols over
 //!   [`Bls12381G1`] ([`start_dkg`], [`start_refresh`]).
+//! - Signing ([`start_sign`]) is one broadcast round of partial signatures, each checked
+//!   against its signer's public share, combined with Lagrange coefficients in G2. BLS
+//!   signatures are deterministic, so any signer subset produces the same bytes, which
+//!   are exactly the signature a single holder of the key would produce.
+//! - [`start_pop`] produces the proof of possession of the group key that the POP
+//!   ciphersuite (and Ethereum deposits) require.
 //! - [`verify`] and [`verify_pop`] check results with blst's standard verifier.
 //!
 //! All unsafe code of the crate is in the private module `ffi`, which wraps
 //! blst's raw field and group arithmetic in the safe types [`Fr`], [`G1`] and [`G2`].
 
 mod ffi;
+mod sign;
 
 pub use ffi::{Fr, G1, G2};
+pub use sign::{start_pop, start_sign, Signing};
 
 use crate::dkg::{self, Dkg};
 use crate::error::ProtocolError;
@@ -135,7 +143,7 @@ pub fn verify_pop(public_key: &[u8; 48], proof: &[u8; 96]) -> bool {
     verify_with_dst(public_key, public_key, proof, POP_DST)
 }
 
-fn verify_with_dst(public_key: &[u8], message: &[u8], signature: &[u8], dst: &[u8]) -> bool {
+pub(crate) fn verify_with_dst(public_key: &[u8], message: &[u8], signature: &[u8], dst: &[u8]) -> bool {
     let Ok(pk) = PublicKey::from_bytes(public_key) else {
         return false;
     };
