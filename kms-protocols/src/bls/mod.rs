@@ -18,6 +18,9 @@
 mod ffi;
 mod sign;
 
+#[cfg(test)]
+mod tests;
+
 pub use ffi::{Fr, G1, G2};
 pub use sign::{start_pop, start_sign, Signing};
 
