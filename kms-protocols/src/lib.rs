@@ -1,4 +1,6 @@
-#![forbid(unsafe_code)]
+// `deny` rather than `forbid` so that `bls::ffi`, and only it, can opt out to call
+// blst's raw field and group arithmetic.
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 //! Sans-IO threshold protocols for the MPC key-management service.
 //!
@@ -13,6 +15,7 @@
 //! [`schnorr`] (proofs of knowledge), [`inbox`] (message intake and broadcast echo),
 //! [`dkg`] (generic DKG and refresh over a [`group::Group`]).
 
+pub mod bls;
 pub mod dkg;
 pub mod eddsa;
 pub mod error;
