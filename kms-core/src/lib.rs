@@ -9,10 +9,15 @@
 //! them. kms-core imports no adapter.
 
 pub mod audit;
+pub mod coordinator;
 pub mod domain;
 pub mod error;
+pub mod identity;
+pub mod node;
 pub mod ports;
 pub mod rpc;
+pub mod schemes;
+pub mod seal;
 
 pub use domain::*;
 pub use error::{KmsError, StorageError, TransportError};

@@ -2,7 +2,8 @@
 //! bus, gRPC, HTTP) can carry it.
 
 use crate::domain::{Algorithm, KeyId, NodeId};
-use kms_protocols::{Envelope, PartyIndex, SessionId, Threshold};
+use crate::seal::SealedMessage;
+use kms_protocols::{PartyIndex, SessionId, Threshold};
 use serde::{Deserialize, Serialize};
 
 /// A request from the coordinator to a node.
@@ -22,6 +23,8 @@ pub enum NodeRequest {
         threshold: Threshold,
         /// This node's party index.
         party: PartyIndex,
+        /// Every party of the session and its node.
+        parties: Vec<(PartyIndex, NodeId)>,
     },
     /// Start signing `message` with this node's shard of `key_id`, among `signers`.
     StartSign {
@@ -33,6 +36,8 @@ pub enum NodeRequest {
         signers: Vec<PartyIndex>,
         /// What to sign: the message (EdDSA, BLS) or the 32-byte hash (ECDSA).
         message: Vec<u8>,
+        /// Every party of the session and its node.
+        parties: Vec<(PartyIndex, NodeId)>,
     },
     /// Start a refresh of this node's shard of `key_id`.
     StartRefresh {
@@ -40,13 +45,15 @@ pub enum NodeRequest {
         key_id: KeyId,
         /// The run.
         session: SessionId,
+        /// Every party of the session and its node.
+        parties: Vec<(PartyIndex, NodeId)>,
     },
     /// Messages relayed from other nodes for a running session.
     Deliver {
         /// The run.
         session: SessionId,
-        /// The messages, in the order they were produced.
-        messages: Vec<Envelope>,
+        /// The sealed messages, in the order they were produced.
+        messages: Vec<SealedMessage>,
     },
     /// Make a staged refresh result current.
     CommitRefresh {
@@ -97,8 +104,8 @@ pub enum NodeResponse {
     },
     /// Messages to relay, and the outcome when the session has finished on this node.
     Progress {
-        /// Messages to relay to other parties.
-        outgoing: Vec<Envelope>,
+        /// Sealed messages to relay to other parties.
+        outgoing: Vec<SealedMessage>,
         /// Set once the node's run is complete.
         outcome: Option<SessionOutcome>,
     },

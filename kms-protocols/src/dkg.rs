@@ -337,14 +337,16 @@ impl<G: Group> StateMachine for Dkg<G> {
             let result = match round {
                 1 => self.round1(msgs).map(|m| outgoing.extend(m)),
                 2 => self.round2(msgs).map(|m| outgoing.extend(m)),
-                _ => {
-                    let share = self.round3(msgs)?;
-                    return Ok(Step::done(outgoing, share));
-                }
+                _ => match self.round3(msgs) {
+                    Ok(share) => return Ok(Step::done(outgoing, share)),
+                    Err(e) => Err(e),
+                },
             };
             if let Err(e) = result {
+                // An aborted run takes no more messages and drops its secrets now.
                 self.inbox.finish();
                 self.polynomial = None;
+                self.result = None;
                 return Err(e);
             }
         }

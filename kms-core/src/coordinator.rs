@@ -1,0 +1,747 @@
+//! The coordinator: authorises nothing itself (that is the gateway's job), but places
+//! shards, runs and relays protocol sessions between nodes, writes metadata and audit
+//! records, and fails over when a node is down or misbehaves.
+
+use crate::audit::{AuditEvent, AuditEventType, AuditResult};
+use crate::domain::*;
+use crate::error::{KmsError, TransportError};
+use crate::ports::{AuditLog, Clock, MetadataStore, NodeTransport, SystemClock};
+use crate::rpc::{NodeRequest, NodeResponse, SessionOutcome};
+use crate::schemes;
+use crate::seal::SealedMessage;
+use futures::future::join_all;
+use kms_protocols::{PartyIndex, Recipient, SessionId, Threshold};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{OsRng, RngCore, SeedableRng};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// Coordinator settings.
+#[derive(Clone, Debug)]
+pub struct CoordinatorConfig {
+    /// Name written into audit records.
+    pub service_name: String,
+    /// How long one node call may take before the node counts as down.
+    pub call_timeout: Duration,
+    /// How long a liveness check may take.
+    pub ping_timeout: Duration,
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        Self {
+            service_name: "kms-coordinator".into(),
+            call_timeout: Duration::from_secs(60),
+            ping_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The coordinator of a cluster of TSS nodes.
+pub struct Coordinator {
+    nodes: Vec<NodeId>,
+    transport: Arc<dyn NodeTransport>,
+    metadata: Arc<dyn MetadataStore>,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+    rng: Mutex<ChaCha20Rng>,
+    config: CoordinatorConfig,
+}
+
+/// Who took part in a session: party index to node.
+type Parties = BTreeMap<PartyIndex, NodeId>;
+
+impl Coordinator {
+    /// A coordinator over `nodes`, reached through `transport`.
+    pub fn new(
+        nodes: Vec<NodeId>,
+        transport: Arc<dyn NodeTransport>,
+        metadata: Arc<dyn MetadataStore>,
+        audit: Arc<dyn AuditLog>,
+    ) -> Self {
+        Self {
+            nodes,
+            transport,
+            metadata,
+            audit,
+            clock: Arc::new(SystemClock),
+            rng: Mutex::new(ChaCha20Rng::from_rng(OsRng).expect("OS entropy")),
+            config: CoordinatorConfig::default(),
+        }
+    }
+
+    /// Replace the configuration.
+    pub fn with_config(mut self, config: CoordinatorConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Replace the clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Seed the coordinator's randomness (key ids, session ids, placement) for tests.
+    pub fn with_rng(self, rng: ChaCha20Rng) -> Self {
+        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = rng;
+        self
+    }
+
+    /// The nodes of the cluster.
+    pub fn nodes(&self) -> &[NodeId] {
+        &self.nodes
+    }
+
+    fn with_rng_do<T>(&self, f: impl FnOnce(&mut ChaCha20Rng) -> T) -> T {
+        f(&mut self.rng.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    async fn call(&self, node: &NodeId, request: NodeRequest) -> Result<NodeResponse, TransportError> {
+        match tokio::time::timeout(self.config.call_timeout, self.transport.call(node, request)).await {
+            Ok(r) => r,
+            Err(_) => Err(TransportError::Timeout(node.clone())),
+        }
+    }
+
+    /// The nodes that answer a ping now.
+    pub async fn healthy_nodes(&self) -> Vec<NodeId> {
+        self.healthy_among(&self.nodes).await
+    }
+
+    async fn healthy_among(&self, candidates: &[NodeId]) -> Vec<NodeId> {
+        let pings = candidates.iter().map(|n| async move {
+            let r = tokio::time::timeout(
+                self.config.ping_timeout,
+                self.transport.call(n, NodeRequest::Ping),
+            )
+            .await;
+            matches!(r, Ok(Ok(NodeResponse::Pong { .. }))).then(|| n.clone())
+        });
+        join_all(pings).await.into_iter().flatten().collect()
+    }
+
+    /// Write the audit record of an operation, then hand back its result. Fails
+    /// closed: an operation whose record cannot be written returns the storage error
+    /// instead of its result (a signature is withheld rather than left unaudited).
+    async fn audited<T>(
+        &self,
+        op: Operation<'_>,
+        started: Instant,
+        result: Result<T, KmsError>,
+        describe: impl FnOnce(&T) -> String,
+    ) -> Result<T, KmsError> {
+        let (outcome, trail, key) = match &result {
+            Ok(v) => (
+                AuditResult::Success,
+                describe(v),
+                op.key.as_ref().map(|k| k.to_string()),
+            ),
+            Err(e) => (
+                AuditResult::Failure,
+                e.to_string(),
+                op.key.as_ref().map(|k| k.to_string()),
+            ),
+        };
+        let event = AuditEvent {
+            event_type: op.event_type,
+            user_id: op.user.to_string(),
+            key_id: key,
+            operation: op.name.to_string(),
+            result: outcome,
+            created_time: self.clock.now_ms(),
+            service_name: self.config.service_name.clone(),
+            node_id: None,
+            duration_ms: started.elapsed().as_millis() as u64,
+            data_hash: hex::encode(Sha256::digest(op.data)),
+            audit_trail: trail,
+        };
+        if let Err(e) = self.audit.append(event).await {
+            warn!(error = %e, operation = op.name, "audit append failed; withholding the result");
+            return Err(KmsError::Storage(e));
+        }
+        result
+    }
+
+    /// Generate a key by DKG on `shards.shard_count` healthy nodes.
+    ///
+    /// The metadata is written as `GENERATING` first and turned `ACTIVE` only after every
+    /// holder has reported its shard durably stored; a failed generation removes the
+    /// shards that were stored and the metadata.
+    pub async fn generate_key(
+        &self,
+        user: &str,
+        spec: KeySpec,
+        shards: ShardProperties,
+    ) -> Result<KeyMetadata, KmsError> {
+        let started = Instant::now();
+        let result = self.generate_key_inner(spec, shards).await;
+        let op = Operation {
+            event_type: AuditEventType::KeyGenerate,
+            name: "generate_key",
+            user,
+            key: result.as_ref().ok().map(|m| m.key_id.clone()),
+            data: spec.algo_type.as_str().as_bytes(),
+        };
+        self.audited(op, started, result, |m| {
+            format!("{} key on {:?}", spec.algo_type.as_str(), m.holders)
+        })
+        .await
+    }
+
+    async fn generate_key_inner(
+        &self,
+        spec: KeySpec,
+        shards: ShardProperties,
+    ) -> Result<KeyMetadata, KmsError> {
+        spec.validate()?;
+        let threshold = Threshold::new(shards.threshold, shards.shard_count)
+            .map_err(|e| KmsError::InvalidRequest(e.to_string()))?;
+        let n = usize::from(shards.shard_count);
+        if n > self.nodes.len() {
+            return Err(KmsError::InvalidRequest(format!(
+                "{n} shards but only {} nodes",
+                self.nodes.len()
+            )));
+        }
+        let mut healthy = self.healthy_nodes().await;
+        if healthy.len() < n {
+            return Err(KmsError::NotEnoughNodes {
+                needed: n,
+                available: healthy.len(),
+            });
+        }
+        // Spread keys over the healthy nodes rather than always using the first n.
+        let skip = self.with_rng_do(|r| r.next_u32() as usize) % healthy.len();
+        healthy.rotate_left(skip);
+        healthy.truncate(n);
+        healthy.sort();
+        let parties: Parties = PartyIndex::range(shards.shard_count).zip(healthy).collect();
+
+        let key_id = self.with_rng_do(KeyId::random);
+        let now = self.clock.now_ms();
+        let mut meta = KeyMetadata {
+            key_id: key_id.clone(),
+            spec,
+            shards,
+            public_key: String::new(),
+            holders: parties
+                .iter()
+                .map(|(p, node)| ShardHolder {
+                    node: node.clone(),
+                    party: p.get(),
+                })
+                .collect(),
+            status: KeyStatus::Generating,
+            epoch: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        // Written first, as GENERATING, so a crash part-way leaves a record that recovery
+        // can clean up rather than orphan shards nobody knows about.
+        self.metadata.insert(&meta).await?;
+
+        let session = self.with_rng_do(SessionId::random);
+        let starts = parties
+            .iter()
+            .map(|(p, node)| {
+                let req = NodeRequest::StartKeygen {
+                    key_id: key_id.clone(),
+                    session,
+                    algorithm: spec.algo_type,
+                    threshold,
+                    party: *p,
+                    parties: session_parties(&parties),
+                };
+                (node.clone(), req)
+            })
+            .collect();
+        let outcome = self.run_session(session, &parties, starts).await;
+        let public_key = match outcome.and_then(|o| agree_on_public_key(&o)) {
+            Ok(pk) => pk,
+            Err(e) => {
+                self.discard_key(&key_id, &parties).await;
+                return Err(e);
+            }
+        };
+        meta.public_key = hex::encode(&public_key);
+        meta.status = KeyStatus::Active;
+        meta.updated_at = self.clock.now_ms();
+        self.metadata.update(&meta).await?;
+        info!(key = %key_id, algorithm = spec.algo_type.as_str(), "key generated");
+        Ok(meta)
+    }
+
+    /// Remove what a failed generation left: shards on every holder, then the metadata.
+    async fn discard_key(&self, key_id: &KeyId, parties: &Parties) {
+        for node in parties.values() {
+            if let Err(e) = self
+                .call(
+                    node,
+                    NodeRequest::DeleteShard {
+                        key_id: key_id.clone(),
+                    },
+                )
+                .await
+            {
+                warn!(node = %node, key = %key_id, error = %e, "could not remove shard of failed generation");
+            }
+        }
+        if let Err(e) = self.metadata.delete(key_id).await {
+            warn!(key = %key_id, error = %e, "could not remove metadata of failed generation");
+        }
+    }
+
+    /// A key's metadata.
+    pub async fn get_key(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
+        self.metadata
+            .get(key_id)
+            .await?
+            .ok_or_else(|| KmsError::KeyNotFound(key_id.clone()))
+    }
+
+    /// Sign with a key: `message` is the message (EdDSA, BLS) or the 32-byte hash
+    /// (ECDSA). Picks `threshold` healthy holders; if a run fails because a node is down
+    /// or misbehaves, retries without that node while enough holders remain.
+    pub async fn sign(
+        &self,
+        user: &str,
+        key_id: &KeyId,
+        message: &[u8],
+    ) -> Result<SignatureOutput, KmsError> {
+        let started = Instant::now();
+        let result = self.sign_inner(key_id, message).await;
+        let op = Operation {
+            event_type: AuditEventType::KeySign,
+            name: "sign",
+            user,
+            key: Some(key_id.clone()),
+            data: message,
+        };
+        self.audited(op, started, result, |s| format!("signed by {:?}", s.signers))
+            .await
+    }
+
+    async fn sign_inner(&self, key_id: &KeyId, message: &[u8]) -> Result<SignatureOutput, KmsError> {
+        let meta = self.get_key(key_id).await?;
+        if meta.status != KeyStatus::Active {
+            return Err(KmsError::KeyNotUsable {
+                key: key_id.clone(),
+                status: meta.status,
+                operation: "sign",
+            });
+        }
+        if meta.spec.key_type == KeyType::Ecdsa && message.len() != 32 {
+            return Err(KmsError::InvalidRequest(format!(
+                "ECDSA signs a 32-byte hash, got {} bytes",
+                message.len()
+            )));
+        }
+        let public_key = hex::decode(&meta.public_key)
+            .map_err(|_| KmsError::InvalidRequest("stored public key".into()))?;
+        let t = usize::from(meta.shards.threshold);
+        let holder_nodes: Vec<NodeId> = meta.holders.iter().map(|h| h.node.clone()).collect();
+        let mut excluded: BTreeSet<NodeId> = BTreeSet::new();
+        let mut last_error = None;
+        loop {
+            let candidates: Vec<NodeId> = holder_nodes
+                .iter()
+                .filter(|n| !excluded.contains(*n))
+                .cloned()
+                .collect();
+            let healthy = self.healthy_among(&candidates).await;
+            if healthy.len() < t {
+                return Err(last_error.unwrap_or(KmsError::NotEnoughNodes {
+                    needed: t,
+                    available: healthy.len(),
+                }));
+            }
+            let chosen: BTreeSet<&NodeId> = healthy.iter().take(t).collect();
+            let parties: Parties = meta
+                .holders
+                .iter()
+                .filter(|h| chosen.contains(&h.node))
+                .filter_map(|h| Some((PartyIndex::new(h.party)?, h.node.clone())))
+                .collect();
+            match self.sign_with(&meta, &parties, message, &public_key).await {
+                Ok(sig) => return Ok(sig),
+                Err((e, blame)) => {
+                    // Never retry with the node that caused the failure.
+                    let Some(node) = blame else { return Err(e) };
+                    warn!(key = %key_id, node = %node, error = %e, "signing failed; retrying without the node");
+                    excluded.insert(node);
+                    last_error = Some(e);
+                }
+            }
+        }
+    }
+
+    async fn sign_with(
+        &self,
+        meta: &KeyMetadata,
+        parties: &Parties,
+        message: &[u8],
+        public_key: &[u8],
+    ) -> Result<SignatureOutput, (KmsError, Option<NodeId>)> {
+        let session = self.with_rng_do(SessionId::random);
+        let signers: Vec<PartyIndex> = parties.keys().copied().collect();
+        let starts = parties
+            .values()
+            .map(|node| {
+                let req = NodeRequest::StartSign {
+                    key_id: meta.key_id.clone(),
+                    session,
+                    signers: signers.clone(),
+                    message: message.to_vec(),
+                    parties: session_parties(parties),
+                };
+                (node.clone(), req)
+            })
+            .collect();
+        let outcomes = self.run_session(session, parties, starts).await.map_err(|e| {
+            let blame = match &e {
+                KmsError::Protocol { culprit, .. } => culprit.clone(),
+                KmsError::Transport(TransportError::Unreachable(n, _) | TransportError::Timeout(n)) => {
+                    Some(n.clone())
+                }
+                _ => None,
+            };
+            (e, blame)
+        })?;
+        let mut signature: Option<Vec<u8>> = None;
+        for (node, outcome) in &outcomes {
+            let SessionOutcome::Signed { signature: s } = outcome else {
+                return Err((
+                    node_error(node, "answered a signing with another outcome"),
+                    Some(node.clone()),
+                ));
+            };
+            match &signature {
+                None => signature = Some(s.clone()),
+                Some(first) if first != s => {
+                    return Err((
+                        node_error(node, "reported a different signature"),
+                        Some(node.clone()),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        let Some(signature) = signature else {
+            return Err((
+                KmsError::Protocol {
+                    culprit: None,
+                    error: "no signer reported".into(),
+                },
+                None,
+            ));
+        };
+        // Defence in depth: the nodes verified it; so does the coordinator, with the
+        // scheme's standard verifier, before anything leaves the service.
+        if !schemes::verify_signature(meta.spec.algo_type, public_key, message, &signature) {
+            return Err((
+                KmsError::Protocol {
+                    culprit: None,
+                    error: "final signature does not verify".into(),
+                },
+                None,
+            ));
+        }
+        Ok(SignatureOutput {
+            key_id: meta.key_id.clone(),
+            algorithm: meta.spec.algo_type,
+            signature,
+            signers: parties.values().cloned().collect(),
+        })
+    }
+
+    /// Change a key's status. Destroying a key removes its shard from every holder first;
+    /// the key is marked destroyed only when all holders confirmed.
+    pub async fn set_status(
+        &self,
+        user: &str,
+        key_id: &KeyId,
+        status: KeyStatus,
+    ) -> Result<KeyMetadata, KmsError> {
+        let started = Instant::now();
+        let result = self.set_status_inner(key_id, status).await;
+        let event_type = if status == KeyStatus::Destroyed {
+            AuditEventType::KeyDestroy
+        } else {
+            AuditEventType::KeyStatusChange
+        };
+        let data = format!("{status:?}");
+        let op = Operation {
+            event_type,
+            name: "set_status",
+            user,
+            key: Some(key_id.clone()),
+            data: data.as_bytes(),
+        };
+        self.audited(op, started, result, |_| format!("status -> {status:?}"))
+            .await
+    }
+
+    async fn set_status_inner(&self, key_id: &KeyId, status: KeyStatus) -> Result<KeyMetadata, KmsError> {
+        let mut meta = self.get_key(key_id).await?;
+        if !meta.status.can_become(status) {
+            return Err(KmsError::InvalidRequest(format!(
+                "cannot change status {:?} -> {status:?}",
+                meta.status
+            )));
+        }
+        if status == KeyStatus::Destroyed {
+            for h in &meta.holders {
+                match self
+                    .call(
+                        &h.node,
+                        NodeRequest::DeleteShard {
+                            key_id: key_id.clone(),
+                        },
+                    )
+                    .await?
+                {
+                    NodeResponse::Ack => {}
+                    other => return Err(unexpected(&h.node, &other)),
+                }
+            }
+        }
+        meta.status = status;
+        meta.updated_at = self.clock.now_ms();
+        self.metadata.update(&meta).await?;
+        Ok(meta)
+    }
+
+    /// Proactively refresh a key's shards on all its holders (all must be up). The new
+    /// shards are staged on every holder and committed only when all staged them.
+    pub async fn refresh(&self, user: &str, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
+        let started = Instant::now();
+        let result = self.refresh_inner(key_id).await;
+        let op = Operation {
+            event_type: AuditEventType::KeyRefresh,
+            name: "refresh",
+            user,
+            key: Some(key_id.clone()),
+            data: key_id.as_str().as_bytes(),
+        };
+        self.audited(op, started, result, |m| format!("epoch -> {}", m.epoch))
+            .await
+    }
+
+    async fn refresh_inner(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
+        let mut meta = self.get_key(key_id).await?;
+        if meta.status != KeyStatus::Active {
+            return Err(KmsError::KeyNotUsable {
+                key: key_id.clone(),
+                status: meta.status,
+                operation: "refresh",
+            });
+        }
+        let parties: Parties = meta
+            .holders
+            .iter()
+            .filter_map(|h| Some((PartyIndex::new(h.party)?, h.node.clone())))
+            .collect();
+        let session = self.with_rng_do(SessionId::random);
+        let starts = parties
+            .values()
+            .map(|n| {
+                let parties = parties.iter().map(|(p, n)| (*p, n.clone())).collect();
+                (
+                    n.clone(),
+                    NodeRequest::StartRefresh {
+                        key_id: key_id.clone(),
+                        session,
+                        parties,
+                    },
+                )
+            })
+            .collect();
+        let outcomes = self.run_session(session, &parties, starts).await?;
+        let versions: BTreeSet<u64> = outcomes
+            .values()
+            .map(|o| match o {
+                SessionOutcome::RefreshStaged { version } => *version,
+                _ => u64::MAX,
+            })
+            .collect();
+        let version = match versions.into_iter().collect::<Vec<_>>()[..] {
+            [v] if v == meta.epoch + 1 => v,
+            _ => {
+                self.abort(session, &parties).await;
+                return Err(KmsError::Protocol {
+                    culprit: None,
+                    error: "holders staged different versions".into(),
+                });
+            }
+        };
+        for node in parties.values() {
+            match self
+                .call(
+                    node,
+                    NodeRequest::CommitRefresh {
+                        key_id: key_id.clone(),
+                        version,
+                    },
+                )
+                .await?
+            {
+                NodeResponse::Ack => {}
+                other => return Err(unexpected(node, &other)),
+            }
+        }
+        meta.epoch = version;
+        meta.updated_at = self.clock.now_ms();
+        self.metadata.update(&meta).await?;
+        Ok(meta)
+    }
+
+    async fn abort(&self, session: SessionId, parties: &Parties) {
+        for node in parties.values() {
+            let _ = self.call(node, NodeRequest::Abort { session }).await;
+        }
+    }
+
+    /// Run one session to the end: start it on every party's node, then relay each
+    /// outgoing message to its recipients until every node reports an outcome.
+    async fn run_session(
+        &self,
+        session: SessionId,
+        parties: &Parties,
+        starts: Vec<(NodeId, NodeRequest)>,
+    ) -> Result<BTreeMap<NodeId, SessionOutcome>, KmsError> {
+        let result = self.relay(parties, starts).await;
+        if result.is_err() {
+            self.abort(session, parties).await;
+        }
+        result
+    }
+
+    async fn relay(
+        &self,
+        parties: &Parties,
+        mut requests: Vec<(NodeId, NodeRequest)>,
+    ) -> Result<BTreeMap<NodeId, SessionOutcome>, KmsError> {
+        let party_of: BTreeMap<&NodeId, PartyIndex> = parties.iter().map(|(p, n)| (n, *p)).collect();
+        let session = match requests.first() {
+            Some((_, NodeRequest::StartKeygen { session, .. }))
+            | Some((_, NodeRequest::StartSign { session, .. }))
+            | Some((_, NodeRequest::StartRefresh { session, .. })) => *session,
+            _ => return Err(KmsError::InvalidRequest("no session to run".into())),
+        };
+        let mut outcomes = BTreeMap::new();
+        while !requests.is_empty() {
+            let calls = requests.drain(..).map(|(node, req)| async move {
+                let r = self.call(&node, req).await;
+                (node, r)
+            });
+            let mut inbound: BTreeMap<NodeId, Vec<SealedMessage>> = BTreeMap::new();
+            for (node, response) in join_all(calls).await {
+                let (outgoing, outcome) = match response? {
+                    NodeResponse::Progress { outgoing, outcome } => (outgoing, outcome),
+                    NodeResponse::Error { culprit, message } => {
+                        let culprit = culprit.and_then(|p| parties.get(&p).cloned());
+                        return Err(KmsError::Protocol {
+                            culprit,
+                            error: format!("{node}: {message}"),
+                        });
+                    }
+                    other => return Err(unexpected(&node, &other)),
+                };
+                let sender = party_of[&node];
+                for sealed in outgoing {
+                    // The relay refuses to carry a message whose claimed sender is not
+                    // the node that produced it (the receiving node checks the signature).
+                    let env = &sealed.envelope;
+                    if env.sender != sender || env.session != session || sealed.from != node {
+                        return Err(KmsError::Protocol {
+                            culprit: Some(node.clone()),
+                            error: "emitted a message with a forged sender or session".into(),
+                        });
+                    }
+                    let recipients: Vec<&NodeId> = match env.recipient {
+                        Recipient::All => parties.values().filter(|n| **n != node).collect(),
+                        Recipient::One(p) => match parties.get(&p) {
+                            Some(n) if *n != node => vec![n],
+                            _ => {
+                                return Err(KmsError::Protocol {
+                                    culprit: Some(node.clone()),
+                                    error: format!("addressed a message to {p}, not a peer"),
+                                })
+                            }
+                        },
+                    };
+                    for r in recipients {
+                        inbound.entry(r.clone()).or_default().push(sealed.clone());
+                    }
+                }
+                if let Some(o) = outcome {
+                    outcomes.insert(node, o);
+                }
+            }
+            requests = inbound
+                .into_iter()
+                .map(|(node, messages)| (node, NodeRequest::Deliver { session, messages }))
+                .collect();
+        }
+        if outcomes.len() != parties.len() {
+            let missing: Vec<&NodeId> = parties.values().filter(|n| !outcomes.contains_key(*n)).collect();
+            return Err(KmsError::Protocol {
+                culprit: None,
+                error: format!("session stalled; no outcome from {missing:?}"),
+            });
+        }
+        Ok(outcomes)
+    }
+}
+
+fn session_parties(parties: &Parties) -> Vec<(PartyIndex, NodeId)> {
+    parties.iter().map(|(p, n)| (*p, n.clone())).collect()
+}
+
+fn agree_on_public_key(outcomes: &BTreeMap<NodeId, SessionOutcome>) -> Result<Vec<u8>, KmsError> {
+    let mut pk: Option<&Vec<u8>> = None;
+    for (node, o) in outcomes {
+        let SessionOutcome::KeyGenerated { public_key } = o else {
+            return Err(node_error(node, "answered a key generation with another outcome"));
+        };
+        match pk {
+            None => pk = Some(public_key),
+            Some(first) if first != public_key => {
+                return Err(node_error(node, "reported a different public key"))
+            }
+            Some(_) => {}
+        }
+    }
+    pk.cloned().ok_or_else(|| KmsError::Protocol {
+        culprit: None,
+        error: "no holder reported".into(),
+    })
+}
+
+fn node_error(node: &NodeId, message: &str) -> KmsError {
+    KmsError::Node {
+        node: node.clone(),
+        message: message.to_string(),
+    }
+}
+
+fn unexpected(node: &NodeId, response: &NodeResponse) -> KmsError {
+    match response {
+        NodeResponse::Error { message, .. } => node_error(node, message),
+        other => node_error(node, &format!("unexpected answer {other:?}")),
+    }
+}
+
+/// What an audited operation is.
+struct Operation<'a> {
+    event_type: AuditEventType,
+    name: &'static str,
+    user: &'a str,
+    key: Option<KeyId>,
+    /// Request data; only its hash is recorded.
+    data: &'a [u8],
+}

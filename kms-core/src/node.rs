@@ -1,0 +1,383 @@
+//! The TSS node runtime: holds shards, runs protocol sessions on request, and answers
+//! with the messages to relay. A node opens no connection; it only answers.
+
+use crate::domain::{Algorithm, KeyId, NodeId};
+use crate::error::KmsError;
+use crate::identity::{NodeIdentity, PeerDirectory};
+use crate::ports::{NodeService, ShardRecord, ShardStore};
+use crate::rpc::{NodeRequest, NodeResponse, SessionOutcome};
+use crate::schemes::{self, ErasedRun, RunOutput};
+use crate::seal::{self, SealedMessage, SessionParties};
+use async_trait::async_trait;
+use kms_protocols::{Envelope, Fault, PartyIndex, ProtocolError, SessionId};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{OsRng, RngCore, SeedableRng};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tracing::{debug, warn};
+
+/// The kind of run a session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SessionKind {
+    Keygen,
+    Sign,
+    Refresh,
+}
+
+struct Session {
+    parties: SessionParties,
+    key_id: KeyId,
+    algorithm: Algorithm,
+    kind: SessionKind,
+    run: Box<dyn ErasedRun>,
+}
+
+/// A TSS node.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use kms_core::{node::TssNode, NodeId, ports::ShardStore, identity::*};
+/// # fn demo(store: Arc<dyn ShardStore>) {
+/// let identity = NodeIdentity::generate(NodeId::new("tss1").unwrap(), &mut rand_core::OsRng);
+/// let directory = PeerDirectory::new([identity.public()]);
+/// let node = TssNode::new(identity, directory, store);
+/// # }
+/// ```
+pub struct TssNode {
+    id: NodeId,
+    identity: NodeIdentity,
+    directory: PeerDirectory,
+    shards: Arc<dyn ShardStore>,
+    sessions: Mutex<HashMap<SessionId, Session>>,
+    rng: Mutex<ChaCha20Rng>,
+}
+
+impl TssNode {
+    /// A node with its identity, the pinned identities of its peers, and its shard
+    /// store; randomness is seeded from the operating system.
+    pub fn new(identity: NodeIdentity, directory: PeerDirectory, shards: Arc<dyn ShardStore>) -> Self {
+        Self::with_rng(
+            identity,
+            directory,
+            shards,
+            ChaCha20Rng::from_rng(OsRng).expect("OS entropy"),
+        )
+    }
+
+    /// A node with a given CSPRNG (seeded ChaCha20 for deterministic tests).
+    pub fn with_rng(
+        identity: NodeIdentity,
+        directory: PeerDirectory,
+        shards: Arc<dyn ShardStore>,
+        rng: ChaCha20Rng,
+    ) -> Self {
+        Self {
+            id: identity.node().clone(),
+            identity,
+            directory,
+            shards,
+            sessions: Mutex::new(HashMap::new()),
+            rng: Mutex::new(rng),
+        }
+    }
+
+    /// The node's shard store.
+    pub fn shard_store(&self) -> &Arc<dyn ShardStore> {
+        &self.shards
+    }
+
+    /// A child RNG for one session step: the node's RNG is locked only briefly.
+    fn fork_rng(&self) -> ChaCha20Rng {
+        let mut seed = [0u8; 32];
+        self.rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .fill_bytes(&mut seed);
+        ChaCha20Rng::from_seed(seed)
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Session>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn seal_all(
+        &self,
+        parties: &SessionParties,
+        outgoing: Vec<Envelope>,
+    ) -> Result<Vec<SealedMessage>, KmsError> {
+        let mut rng = self.fork_rng();
+        outgoing
+            .into_iter()
+            .map(|e| seal::seal(&self.identity, &self.directory, parties, e, &mut rng))
+            .collect::<Result<_, _>>()
+            .map_err(|e| KmsError::InvalidRequest(e.to_string()))
+    }
+
+    fn session_parties(
+        &self,
+        parties: Vec<(PartyIndex, NodeId)>,
+        me: Option<PartyIndex>,
+    ) -> Result<SessionParties, KmsError> {
+        let map: SessionParties = parties.iter().cloned().collect();
+        if map.len() != parties.len() {
+            return Err(KmsError::InvalidRequest("a party is listed twice".into()));
+        }
+        if let Some(me) = me {
+            if map.get(&me) != Some(&self.id) {
+                return Err(KmsError::InvalidRequest(format!(
+                    "{me} is not this node in the session"
+                )));
+            }
+        }
+        if let Some(n) = map.values().find(|n| self.directory.get(n).is_none()) {
+            return Err(KmsError::InvalidRequest(format!(
+                "node {n} has no pinned identity"
+            )));
+        }
+        Ok(map)
+    }
+
+    fn open_session(
+        &self,
+        session: SessionId,
+        s: Session,
+        outgoing: Vec<Envelope>,
+    ) -> Result<NodeResponse, KmsError> {
+        let outgoing = self.seal_all(&s.parties, outgoing)?;
+        let mut map = self.sessions();
+        if map.contains_key(&session) {
+            return Err(KmsError::InvalidRequest("session id already in use".into()));
+        }
+        map.insert(session, s);
+        Ok(NodeResponse::Progress {
+            outgoing,
+            outcome: None,
+        })
+    }
+
+    async fn load_share(&self, key_id: &KeyId) -> Result<ShardRecord, KmsError> {
+        self.shards
+            .get(key_id)
+            .await?
+            .ok_or_else(|| KmsError::KeyNotFound(key_id.clone()))
+    }
+
+    async fn deliver(&self, session_id: SessionId, messages: Vec<SealedMessage>) -> NodeResponse {
+        // Take the session out while it runs so other sessions are not blocked.
+        let Some(mut session) = self.sessions().remove(&session_id) else {
+            return error(None, "unknown session");
+        };
+        let mut rng = self.fork_rng();
+        let mut outgoing = Vec::new();
+        let mut output = None;
+        for sealed in messages {
+            // A message that fails authentication was altered on the relay path: the
+            // session is aborted, but no party is blamed for it.
+            let msg = match seal::open(&self.identity, &self.directory, &session.parties, sealed) {
+                Ok(m) => m,
+                Err(e) => return error(None, &e.to_string()),
+            };
+            if output.is_some() {
+                return error(Some(msg.sender), "message after the run finished");
+            }
+            match session.run.handle(msg, &mut rng) {
+                Ok((out, o)) => {
+                    outgoing.extend(out);
+                    output = o;
+                }
+                Err(e) => {
+                    warn!(node = %self.id, key = %session.key_id, error = %e, "session aborted");
+                    return error(blame_in_relay(&e), &e.to_string());
+                }
+            }
+        }
+        let outgoing = match self.seal_all(&session.parties, outgoing) {
+            Ok(o) => o,
+            Err(e) => return error(None, &e.to_string()),
+        };
+        let Some(output) = output else {
+            self.sessions().insert(session_id, session);
+            return NodeResponse::Progress {
+                outgoing,
+                outcome: None,
+            };
+        };
+        match self.finish(&session, output).await {
+            Ok(outcome) => NodeResponse::Progress {
+                outgoing,
+                outcome: Some(outcome),
+            },
+            Err(e) => error(None, &e.to_string()),
+        }
+    }
+
+    /// Persist what a run produced before reporting success: a key counts as generated
+    /// on this node only once its shard is durable.
+    async fn finish(&self, session: &Session, output: RunOutput) -> Result<SessionOutcome, KmsError> {
+        match (session.kind, output) {
+            (
+                SessionKind::Keygen,
+                RunOutput::Share {
+                    data,
+                    public_key,
+                    version,
+                },
+            ) => {
+                let record = ShardRecord {
+                    algorithm: session.algorithm,
+                    version,
+                    data,
+                };
+                self.shards.put(&session.key_id, &record).await?;
+                debug!(node = %self.id, key = %session.key_id, "shard stored");
+                Ok(SessionOutcome::KeyGenerated { public_key })
+            }
+            (SessionKind::Refresh, RunOutput::Share { data, version, .. }) => {
+                let record = ShardRecord {
+                    algorithm: session.algorithm,
+                    version,
+                    data,
+                };
+                self.shards.stage(&session.key_id, &record).await?;
+                Ok(SessionOutcome::RefreshStaged { version })
+            }
+            (SessionKind::Sign, RunOutput::Signature(signature)) => Ok(SessionOutcome::Signed { signature }),
+            _ => Err(KmsError::from(ProtocolError::Internal(
+                "run produced the wrong kind of output".into(),
+            ))),
+        }
+    }
+
+    async fn dispatch(&self, request: NodeRequest) -> Result<NodeResponse, KmsError> {
+        Ok(match request {
+            NodeRequest::Ping => NodeResponse::Pong {
+                node: self.id.clone(),
+            },
+            NodeRequest::StartKeygen {
+                key_id,
+                session,
+                algorithm,
+                threshold,
+                party,
+                parties,
+            } => {
+                let parties = self.session_parties(parties, Some(party))?;
+                if self.shards.get(&key_id).await?.is_some() {
+                    return Err(KmsError::InvalidRequest(format!(
+                        "key {key_id} already has a shard here"
+                    )));
+                }
+                let (run, outgoing) =
+                    schemes::start_dkg(algorithm, session, threshold, party, &mut self.fork_rng())?;
+                let s = Session {
+                    parties,
+                    key_id,
+                    algorithm,
+                    kind: SessionKind::Keygen,
+                    run,
+                };
+                self.open_session(session, s, outgoing)?
+            }
+            NodeRequest::StartSign {
+                key_id,
+                session,
+                signers,
+                message,
+                parties,
+            } => {
+                let parties = self.session_parties(parties, None)?;
+                if signers.iter().collect::<Vec<_>>() != parties.keys().collect::<Vec<_>>() {
+                    return Err(KmsError::InvalidRequest(
+                        "signers and session parties differ".into(),
+                    ));
+                }
+                let record = self.load_share(&key_id).await?;
+                let (run, outgoing) = schemes::start_sign(
+                    record.algorithm,
+                    &record.data,
+                    session,
+                    &signers,
+                    &message,
+                    &mut self.fork_rng(),
+                )?;
+                let s = Session {
+                    parties,
+                    key_id,
+                    algorithm: record.algorithm,
+                    kind: SessionKind::Sign,
+                    run,
+                };
+                self.open_session(session, s, outgoing)?
+            }
+            NodeRequest::StartRefresh {
+                key_id,
+                session,
+                parties,
+            } => {
+                let parties = self.session_parties(parties, None)?;
+                let record = self.load_share(&key_id).await?;
+                let (run, outgoing) =
+                    schemes::start_refresh(record.algorithm, &record.data, session, &mut self.fork_rng())?;
+                let s = Session {
+                    parties,
+                    key_id,
+                    algorithm: record.algorithm,
+                    kind: SessionKind::Refresh,
+                    run,
+                };
+                self.open_session(session, s, outgoing)?
+            }
+            NodeRequest::Deliver { session, messages } => self.deliver(session, messages).await,
+            NodeRequest::CommitRefresh { key_id, version } => {
+                self.shards.commit_staged(&key_id, version).await?;
+                NodeResponse::Ack
+            }
+            NodeRequest::Abort { session } => {
+                let removed = self.sessions().remove(&session);
+                if let Some(s) = removed {
+                    if s.kind == SessionKind::Refresh {
+                        self.shards.discard_staged(&s.key_id).await?;
+                    }
+                }
+                NodeResponse::Ack
+            }
+            NodeRequest::DeleteShard { key_id } => {
+                self.shards.delete(&key_id).await?;
+                NodeResponse::Ack
+            }
+        })
+    }
+}
+
+/// The party to blame for a protocol error, in this relay deployment.
+///
+/// The coordinator fans each signed broadcast out unchanged, and a second broadcast of
+/// a round is refused as a duplicate, so a node cannot show different broadcasts to
+/// different peers here. An echo that disagrees with ours therefore means the reporter
+/// lied about what it saw: blame the reporter, not the party it accuses.
+fn blame_in_relay(e: &ProtocolError) -> Option<PartyIndex> {
+    match e.fault() {
+        Some(Fault::InconsistentBroadcast { reporter }) => Some(*reporter),
+        _ => e.blamed(),
+    }
+}
+
+fn error(culprit: Option<PartyIndex>, message: &str) -> NodeResponse {
+    NodeResponse::Error {
+        culprit,
+        message: message.to_string(),
+    }
+}
+
+#[async_trait]
+impl NodeService for TssNode {
+    fn node_id(&self) -> &NodeId {
+        &self.id
+    }
+
+    async fn handle(&self, request: NodeRequest) -> NodeResponse {
+        self.dispatch(request)
+            .await
+            .unwrap_or_else(|e| error(None, &e.to_string()))
+    }
+}

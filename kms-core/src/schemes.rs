@@ -1,0 +1,174 @@
+//! Dispatch from an [`Algorithm`] to the protocol runs of `kms-protocols`, behind one
+//! object-safe interface so the node runtime drives every scheme the same way.
+
+use crate::domain::Algorithm;
+use crate::KmsError;
+use kms_protocols::dkg::Dkg;
+use kms_protocols::group::Group;
+use kms_protocols::{bls, eddsa};
+use kms_protocols::{Envelope, KeyShare, PartyIndex, ProtocolError, SessionId, StateMachine, Threshold};
+use rand_chacha::ChaCha20Rng;
+use zeroize::Zeroizing;
+
+/// What a finished run hands to the node.
+pub(crate) enum RunOutput {
+    /// A new (or refreshed) share to store, with the public key and share version.
+    Share {
+        data: Zeroizing<Vec<u8>>,
+        public_key: Vec<u8>,
+        version: u64,
+    },
+    /// A signature in the scheme's standard encoding.
+    Signature(Vec<u8>),
+}
+
+/// A protocol run with its output type erased.
+pub(crate) trait ErasedRun: Send + Sync {
+    fn handle(
+        &mut self,
+        msg: Envelope,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError>;
+}
+
+/// Groups whose keys the generic DKG produces, with their public key encoding.
+pub(crate) trait SchemeGroup: Group {
+    fn public_key_bytes(share: &KeyShare<Self>) -> Vec<u8>;
+}
+
+impl SchemeGroup for eddsa::Ed25519 {
+    fn public_key_bytes(share: &KeyShare<Self>) -> Vec<u8> {
+        eddsa::public_key_bytes(share).to_vec()
+    }
+}
+
+impl SchemeGroup for bls::Bls12381G1 {
+    fn public_key_bytes(share: &KeyShare<Self>) -> Vec<u8> {
+        bls::public_key_bytes(share).to_vec()
+    }
+}
+
+impl<G: SchemeGroup> ErasedRun for Dkg<G> {
+    fn handle(
+        &mut self,
+        msg: Envelope,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
+        let step = StateMachine::handle(self, msg, rng)?;
+        let output = step.output.map(|share| RunOutput::Share {
+            data: share.to_bytes(),
+            public_key: G::public_key_bytes(&share),
+            version: share.epoch(),
+        });
+        Ok((step.outgoing, output))
+    }
+}
+
+/// Signing runs whose output is a fixed-size signature.
+struct SignRun<S>(S);
+
+impl<S, const N: usize> ErasedRun for SignRun<S>
+where
+    S: StateMachine<Output = [u8; N]> + Send + Sync,
+{
+    fn handle(
+        &mut self,
+        msg: Envelope,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
+        let step = self.0.handle(msg, rng)?;
+        Ok((
+            step.outgoing,
+            step.output.map(|sig| RunOutput::Signature(sig.to_vec())),
+        ))
+    }
+}
+
+type Started = (Box<dyn ErasedRun>, Vec<Envelope>);
+
+fn unsupported(a: Algorithm) -> KmsError {
+    KmsError::Unsupported(a.as_str())
+}
+
+/// Start a DKG.
+pub(crate) fn start_dkg(
+    algorithm: Algorithm,
+    session: SessionId,
+    threshold: Threshold,
+    me: PartyIndex,
+    rng: &mut ChaCha20Rng,
+) -> Result<Started, KmsError> {
+    fn boxed<G: SchemeGroup>(r: (Dkg<G>, Vec<Envelope>)) -> Started {
+        (Box::new(r.0), r.1)
+    }
+    Ok(match algorithm {
+        Algorithm::Eddsa => boxed(eddsa::start_dkg(session, threshold, me, rng)?),
+        Algorithm::Bls => boxed(bls::start_dkg(session, threshold, me, rng)?),
+        other => return Err(unsupported(other)),
+    })
+}
+
+/// Start a signing run with a stored share.
+pub(crate) fn start_sign(
+    algorithm: Algorithm,
+    share: &[u8],
+    session: SessionId,
+    signers: &[PartyIndex],
+    message: &[u8],
+    rng: &mut ChaCha20Rng,
+) -> Result<Started, KmsError> {
+    fn boxed<S: ErasedRun + 'static>(run: S, msgs: Vec<Envelope>) -> Started {
+        (Box::new(run), msgs)
+    }
+    Ok(match algorithm {
+        Algorithm::Eddsa => {
+            let share = KeyShare::<eddsa::Ed25519>::from_bytes(share)?;
+            let (run, msgs) = eddsa::start_sign(session, &share, signers, message, rng)?;
+            boxed(SignRun(run), msgs)
+        }
+        Algorithm::Bls => {
+            let share = KeyShare::<bls::Bls12381G1>::from_bytes(share)?;
+            let (run, msgs) = bls::start_sign(session, &share, signers, message, rng)?;
+            boxed(SignRun(run), msgs)
+        }
+        other => return Err(unsupported(other)),
+    })
+}
+
+/// Start a refresh of a stored share.
+pub(crate) fn start_refresh(
+    algorithm: Algorithm,
+    share: &[u8],
+    session: SessionId,
+    rng: &mut ChaCha20Rng,
+) -> Result<Started, KmsError> {
+    fn boxed<G: SchemeGroup>(r: (Dkg<G>, Vec<Envelope>)) -> Started {
+        (Box::new(r.0), r.1)
+    }
+    Ok(match algorithm {
+        Algorithm::Eddsa => boxed(eddsa::start_refresh(session, KeyShare::from_bytes(share)?, rng)?),
+        Algorithm::Bls => boxed(bls::start_refresh(session, KeyShare::from_bytes(share)?, rng)?),
+        other => return Err(unsupported(other)),
+    })
+}
+
+/// Verify a finished signature with the scheme's standard verifier.
+pub fn verify_signature(algorithm: Algorithm, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    match algorithm {
+        Algorithm::Eddsa => match (
+            <&[u8; 32]>::try_from(public_key),
+            <&[u8; 64]>::try_from(signature),
+        ) {
+            (Ok(pk), Ok(sig)) => eddsa::verify(pk, message, sig),
+            _ => false,
+        },
+        Algorithm::Bls => match (
+            <&[u8; 48]>::try_from(public_key),
+            <&[u8; 96]>::try_from(signature),
+        ) {
+            (Ok(pk), Ok(sig)) => bls::verify(pk, message, sig),
+            _ => false,
+        },
+        _ => false,
+    }
+}
