@@ -1,0 +1,103 @@
+//! The client API and the trait its backends implement.
+
+use async_trait::async_trait;
+use kms_core::{
+    Algorithm, KeyId, KeyMetadata, KeySpec, KeyStatus, KmsError, ShardProperties, SignatureOutput,
+};
+use std::sync::Arc;
+
+/// A key-generation request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GenerateKey {
+    /// The key's specification (default: GG18 on secp256k1).
+    pub spec: KeySpec,
+    /// The split (default: 3 shards, 2 sign).
+    pub shards: ShardProperties,
+}
+
+impl GenerateKey {
+    /// A default-split key for `algorithm`.
+    pub fn new(algorithm: Algorithm) -> Self {
+        Self {
+            spec: KeySpec::for_algorithm(algorithm),
+            shards: ShardProperties::default(),
+        }
+    }
+
+    /// With another split.
+    pub fn with_shards(mut self, shard_count: u16, threshold: u16) -> Self {
+        self.shards = ShardProperties {
+            shard_count,
+            threshold,
+        };
+        self
+    }
+}
+
+/// What a backend (in-process cluster, HTTP gateway) offers.
+#[async_trait]
+pub trait KmsApi: Send + Sync {
+    /// Create a key by DKG.
+    async fn generate_key(&self, user: &str, request: GenerateKey) -> Result<KeyMetadata, KmsError>;
+    /// Sign a message (EdDSA, BLS) or a 32-byte hash (ECDSA).
+    async fn sign(&self, user: &str, key_id: &KeyId, message: &[u8]) -> Result<SignatureOutput, KmsError>;
+    /// Read a key's metadata.
+    async fn get_key(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError>;
+    /// Change a key's status.
+    async fn set_status(
+        &self,
+        user: &str,
+        key_id: &KeyId,
+        status: KeyStatus,
+    ) -> Result<KeyMetadata, KmsError>;
+    /// Refresh a key's shards.
+    async fn refresh(&self, user: &str, key_id: &KeyId) -> Result<KeyMetadata, KmsError>;
+}
+
+/// The client: a thin, cloneable handle over a backend, acting as one user.
+#[derive(Clone)]
+pub struct KmsClient {
+    backend: Arc<dyn KmsApi>,
+    user: String,
+}
+
+impl KmsClient {
+    /// A client over a backend, acting as user `sdk`.
+    pub fn new(backend: Arc<dyn KmsApi>) -> Self {
+        Self {
+            backend,
+            user: "sdk".into(),
+        }
+    }
+
+    /// Act as another user (recorded in the audit log).
+    pub fn as_user(mut self, user: impl Into<String>) -> Self {
+        self.user = user.into();
+        self
+    }
+
+    /// Create a key by DKG; returns once every shard is durably stored and the key is ACTIVE.
+    pub async fn generate_key(&self, request: GenerateKey) -> Result<KeyMetadata, KmsError> {
+        self.backend.generate_key(&self.user, request).await
+    }
+
+    /// Sign with a key.
+    pub async fn sign(&self, key_id: &KeyId, message: &[u8]) -> Result<SignatureOutput, KmsError> {
+        self.backend.sign(&self.user, key_id, message).await
+    }
+
+    /// A key's metadata.
+    pub async fn get_key(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
+        self.backend.get_key(key_id).await
+    }
+
+    /// Change a key's status (freeze, archive, destroy, re-activate).
+    pub async fn set_status(&self, key_id: &KeyId, status: KeyStatus) -> Result<KeyMetadata, KmsError> {
+        self.backend.set_status(&self.user, key_id, status).await
+    }
+
+    /// Refresh a key's shards (same public key, new shares).
+    pub async fn refresh(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
+        self.backend.refresh(&self.user, key_id).await
+    }
+}
