@@ -599,6 +599,58 @@ impl Coordinator {
         Ok(meta)
     }
 
+    /// Clean up after a crash: a key left `GENERATING` never became usable, so its
+    /// shards are removed from every holder and its metadata deleted; a shard on a
+    /// reachable node whose key has no metadata is an orphan of such a generation and is
+    /// removed too. Keys whose holders are unreachable now are left for a later pass.
+    pub async fn recover(&self) -> Result<RecoveryReport, KmsError> {
+        let mut report = RecoveryReport::default();
+        let keys = self.metadata.list().await?;
+        for meta in keys.iter().filter(|m| m.status == KeyStatus::Generating) {
+            let mut all_removed = true;
+            for h in &meta.holders {
+                match self
+                    .call(
+                        &h.node,
+                        NodeRequest::DeleteShard {
+                            key_id: meta.key_id.clone(),
+                        },
+                    )
+                    .await
+                {
+                    Ok(NodeResponse::Ack) => {}
+                    _ => all_removed = false,
+                }
+            }
+            if all_removed {
+                self.metadata.delete(&meta.key_id).await?;
+                report.abandoned_generations.push(meta.key_id.clone());
+            } else {
+                report.pending.push(meta.key_id.clone());
+            }
+        }
+        let known: BTreeSet<&KeyId> = keys
+            .iter()
+            .filter(|m| m.status != KeyStatus::Generating)
+            .map(|m| &m.key_id)
+            .collect();
+        for node in &self.healthy_nodes().await {
+            let Ok(NodeResponse::Shards { keys: held }) = self.call(node, NodeRequest::ListShards).await
+            else {
+                continue;
+            };
+            for key in held.into_iter().filter(|k| !known.contains(k)) {
+                if let Ok(NodeResponse::Ack) = self
+                    .call(node, NodeRequest::DeleteShard { key_id: key.clone() })
+                    .await
+                {
+                    report.orphan_shards.push((node.clone(), key));
+                }
+            }
+        }
+        Ok(report)
+    }
+
     async fn abort(&self, session: SessionId, parties: &Parties) {
         for node in parties.values() {
             let _ = self.call(node, NodeRequest::Abort { session }).await;
@@ -744,4 +796,15 @@ struct Operation<'a> {
     key: Option<KeyId>,
     /// Request data; only its hash is recorded.
     data: &'a [u8],
+}
+
+/// What [`Coordinator::recover`] cleaned up.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Generations that never completed, now removed everywhere.
+    pub abandoned_generations: Vec<KeyId>,
+    /// Generations whose holders could not all be reached; still `GENERATING`.
+    pub pending: Vec<KeyId>,
+    /// Shards without metadata, removed from their node.
+    pub orphan_shards: Vec<(NodeId, KeyId)>,
 }

@@ -341,6 +341,9 @@ impl TssNode {
                 }
                 NodeResponse::Ack
             }
+            NodeRequest::ListShards => NodeResponse::Shards {
+                keys: self.shards.list().await?,
+            },
             NodeRequest::DeleteShard { key_id } => {
                 self.shards.delete(&key_id).await?;
                 NodeResponse::Ack

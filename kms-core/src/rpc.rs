@@ -67,6 +67,8 @@ pub enum NodeRequest {
         /// The run.
         session: SessionId,
     },
+    /// List the keys this node holds a shard of (for recovery).
+    ListShards,
     /// Remove this node's shard of a key.
     DeleteShard {
         /// The key.
@@ -111,6 +113,11 @@ pub enum NodeResponse {
     },
     /// Done, nothing to report.
     Ack,
+    /// Answer to `ListShards`.
+    Shards {
+        /// Keys with a shard on the node.
+        keys: Vec<KeyId>,
+    },
     /// The request failed. `culprit` is the party index to blame if a peer misbehaved.
     Error {
         /// The party to blame, if any.

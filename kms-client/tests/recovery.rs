@@ -1,0 +1,117 @@
+//! Recovery after a crash part-way through key generation: nothing usable-looking and no
+//! orphan shard remains, and completed keys are untouched.
+
+use kms_client::{GenerateKey, InProcessCluster, KmsClient};
+use kms_core::ports::{MetadataStore, ShardRecord, ShardStore};
+use kms_core::{Algorithm, KeyId, KeyMetadata, KeySpec, KeyStatus, NodeId, ShardHolder, ShardProperties};
+use kms_storage::memory::{MemoryMetadataStore, MemoryShardStore};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+fn record() -> ShardRecord {
+    ShardRecord {
+        algorithm: Algorithm::Eddsa,
+        version: 0,
+        data: Zeroizing::new(vec![1, 2, 3]),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_removes_abandoned_generations_and_orphan_shards() {
+    let metadata = Arc::new(MemoryMetadataStore::new());
+    let stores: Vec<Arc<MemoryShardStore>> = (0..4).map(|_| Arc::new(MemoryShardStore::new())).collect();
+    let mut builder = InProcessCluster::builder().nodes(4).metadata(metadata.clone());
+    for (i, s) in stores.iter().enumerate() {
+        builder = builder.shard_store(&format!("tss{}", i + 1), s.clone());
+    }
+    let cluster = builder.build();
+    let client = KmsClient::new(cluster.clone());
+    let good = client
+        .generate_key(GenerateKey::new(Algorithm::Eddsa))
+        .await
+        .unwrap();
+
+    // A generation that crashed after two holders stored their shards.
+    let crashed = KeyId::parse("crashed-generation").unwrap();
+    let node = |i: usize| NodeId::new(format!("tss{i}")).unwrap();
+    metadata
+        .insert(&KeyMetadata {
+            key_id: crashed.clone(),
+            spec: KeySpec::for_algorithm(Algorithm::Eddsa),
+            shards: ShardProperties::default(),
+            public_key: String::new(),
+            holders: (1..=3)
+                .map(|i| ShardHolder {
+                    node: node(i),
+                    party: i as u16,
+                })
+                .collect(),
+            status: KeyStatus::Generating,
+            epoch: 0,
+            created_at: 0,
+            updated_at: 0,
+        })
+        .await
+        .unwrap();
+    stores[0].put(&crashed, &record()).await.unwrap();
+    stores[1].put(&crashed, &record()).await.unwrap();
+    // A shard nobody knows about.
+    let orphan = KeyId::parse("orphan").unwrap();
+    stores[3].put(&orphan, &record()).await.unwrap();
+
+    let report = cluster.coordinator().recover().await.unwrap();
+    assert_eq!(report.abandoned_generations, vec![crashed.clone()]);
+    assert_eq!(report.orphan_shards, vec![(node(4), orphan.clone())]);
+    assert!(report.pending.is_empty());
+    assert!(metadata.get(&crashed).await.unwrap().is_none());
+    for s in &stores {
+        let held = s.list().await.unwrap();
+        assert!(!held.contains(&crashed) && !held.contains(&orphan));
+    }
+    // The completed key is untouched and signs.
+    assert_eq!(
+        client.get_key(&good.key_id).await.unwrap().status,
+        KeyStatus::Active
+    );
+    client.sign(&good.key_id, b"after recovery").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_waits_for_unreachable_holders() {
+    let metadata = Arc::new(MemoryMetadataStore::new());
+    let cluster = InProcessCluster::builder()
+        .nodes(4)
+        .metadata(metadata.clone())
+        .build();
+    let crashed = KeyId::parse("crashed").unwrap();
+    metadata
+        .insert(&KeyMetadata {
+            key_id: crashed.clone(),
+            spec: KeySpec::for_algorithm(Algorithm::Bls),
+            shards: ShardProperties::default(),
+            public_key: String::new(),
+            holders: (1..=3)
+                .map(|i| ShardHolder {
+                    node: NodeId::new(format!("tss{i}")).unwrap(),
+                    party: i as u16,
+                })
+                .collect(),
+            status: KeyStatus::Generating,
+            epoch: 0,
+            created_at: 0,
+            updated_at: 0,
+        })
+        .await
+        .unwrap();
+    let tss2 = NodeId::new("tss2").unwrap();
+    cluster.stop_node(&tss2);
+    let report = cluster.coordinator().recover().await.unwrap();
+    assert_eq!(report.pending, vec![crashed.clone()]);
+    assert!(
+        metadata.get(&crashed).await.unwrap().is_some(),
+        "kept until every holder is reachable"
+    );
+    cluster.start_node(&tss2);
+    let report = cluster.coordinator().recover().await.unwrap();
+    assert_eq!(report.abandoned_generations, vec![crashed]);
+}
