@@ -14,6 +14,13 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, RngCore, SeedableRng};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A session not finished within this time was abandoned by its coordinator; its state
+/// (nonces included) is dropped when the next session opens.
+const SESSION_TTL: Duration = Duration::from_secs(600);
+/// More open sessions than this on one node is refused (memory bound).
+const MAX_SESSIONS: usize = 10_000;
 use tracing::{debug, warn};
 
 /// The kind of run a session is.
@@ -25,6 +32,7 @@ enum SessionKind {
 }
 
 struct Session {
+    opened: Instant,
     parties: SessionParties,
     key_id: KeyId,
     algorithm: Algorithm,
@@ -145,6 +153,12 @@ impl TssNode {
     ) -> Result<NodeResponse, KmsError> {
         let outgoing = self.seal_all(&s.parties, outgoing)?;
         let mut map = self.sessions();
+        map.retain(|_, s| s.opened.elapsed() < SESSION_TTL);
+        if map.len() >= MAX_SESSIONS {
+            return Err(KmsError::InvalidRequest(
+                "too many open sessions on this node".into(),
+            ));
+        }
         if map.contains_key(&session) {
             return Err(KmsError::InvalidRequest("session id already in use".into()));
         }
@@ -270,6 +284,7 @@ impl TssNode {
                 let (run, outgoing) =
                     schemes::start_dkg(algorithm, session, threshold, party, &mut self.fork_rng())?;
                 let s = Session {
+                    opened: Instant::now(),
                     parties,
                     key_id,
                     algorithm,
@@ -301,6 +316,7 @@ impl TssNode {
                     &mut self.fork_rng(),
                 )?;
                 let s = Session {
+                    opened: Instant::now(),
                     parties,
                     key_id,
                     algorithm: record.algorithm,
@@ -319,6 +335,7 @@ impl TssNode {
                 let (run, outgoing) =
                     schemes::start_refresh(record.algorithm, &record.data, session, &mut self.fork_rng())?;
                 let s = Session {
+                    opened: Instant::now(),
                     parties,
                     key_id,
                     algorithm: record.algorithm,
