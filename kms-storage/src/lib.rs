@@ -19,9 +19,19 @@ pub mod files;
 pub mod keyring;
 pub mod memory;
 
+#[cfg(feature = "embedded")]
+pub mod backup;
+#[cfg(feature = "embedded")]
+pub mod embedded;
 
 #[cfg(test)]
 mod contract;
 
 pub use memory::{MemoryAuditLog, MemoryMetadataStore, MemoryShardStore};
 
+#[cfg(feature = "embedded")]
+pub use backup::BackupManifest;
+#[cfg(feature = "embedded")]
+pub use embedded::{
+    EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, EncryptedShardStore, NodeStorage, NodeStorageConfig,
+};
