@@ -23,6 +23,8 @@ pub mod memory;
 pub mod backup;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 
 #[cfg(test)]
 mod contract;
