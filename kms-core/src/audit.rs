@@ -3,6 +3,7 @@
 //! by [`verify_chain`].
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// The kinds of audited events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,4 +85,557 @@ pub struct AuditRecord {
     pub prev_hash: String,
     /// This record's hash over seq, event and prev_hash, hex.
     pub hash: String,
+}
+
+/// `prev_hash` of the first record: 32 zero bytes, hex.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Domain separator of the record hash, so the hash cannot be confused with any other
+/// SHA-256 the service computes.
+const RECORD_HASH_DOMAIN: &[u8] = b"mpc-kms/audit-record/v1";
+
+fn put_bytes(h: &mut Sha256, bytes: &[u8]) {
+    h.update((bytes.len() as u64).to_be_bytes());
+    h.update(bytes);
+}
+
+fn put_u64(h: &mut Sha256, v: u64) {
+    h.update(v.to_be_bytes());
+}
+
+fn put_opt(h: &mut Sha256, v: Option<&str>) {
+    match v {
+        None => h.update([0u8]),
+        Some(s) => {
+            h.update([1u8]);
+            put_bytes(h, s.as_bytes());
+        }
+    }
+}
+
+impl AuditEventType {
+    /// The name used in storage and on the wire (`KEY_GENERATE`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditEventType::KeyGenerate => "KEY_GENERATE",
+            AuditEventType::KeySign => "KEY_SIGN",
+            AuditEventType::KeyRefresh => "KEY_REFRESH",
+            AuditEventType::KeyDestroy => "KEY_DESTROY",
+            AuditEventType::KeyStatusChange => "KEY_STATUS_CHANGE",
+            AuditEventType::ApprovalRequest => "APPROVAL_REQUEST",
+            AuditEventType::ApprovalResult => "APPROVAL_RESULT",
+            AuditEventType::AdminLogin => "ADMIN_LOGIN",
+            AuditEventType::ConfigChange => "CONFIG_CHANGE",
+            AuditEventType::NodeStart => "NODE_START",
+            AuditEventType::NodeStop => "NODE_STOP",
+            AuditEventType::BackupCreate => "BACKUP_CREATE",
+            AuditEventType::BackupRestore => "BACKUP_RESTORE",
+        }
+    }
+
+    /// Parse the name given by [`AuditEventType::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        use AuditEventType::*;
+        [
+            KeyGenerate,
+            KeySign,
+            KeyRefresh,
+            KeyDestroy,
+            KeyStatusChange,
+            ApprovalRequest,
+            ApprovalResult,
+            AdminLogin,
+            ConfigChange,
+            NodeStart,
+            NodeStop,
+            BackupCreate,
+            BackupRestore,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+impl AuditResult {
+    /// The name used in storage and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditResult::Success => "SUCCESS",
+            AuditResult::Failure => "FAILURE",
+        }
+    }
+
+    /// Parse the name given by [`AuditResult::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "SUCCESS" => Some(AuditResult::Success),
+            "FAILURE" => Some(AuditResult::Failure),
+            _ => None,
+        }
+    }
+}
+
+impl AuditRecord {
+    /// The hash of a record at `seq` holding `event` after a record with hash
+    /// `prev_hash`: SHA-256 over a domain tag and a length-prefixed encoding of seq,
+    /// every field of the event in declaration order, and `prev_hash`, in hex.
+    ///
+    /// Every variable-length field carries its length and every optional field a
+    /// presence byte, so no two different records encode to the same bytes.
+    pub fn compute_hash(seq: u64, event: &AuditEvent, prev_hash: &str) -> String {
+        let mut h = Sha256::new();
+        put_bytes(&mut h, RECORD_HASH_DOMAIN);
+        put_u64(&mut h, seq);
+        put_bytes(&mut h, event.event_type.as_str().as_bytes());
+        put_bytes(&mut h, event.user_id.as_bytes());
+        put_opt(&mut h, event.key_id.as_deref());
+        put_bytes(&mut h, event.operation.as_bytes());
+        put_bytes(&mut h, event.result.as_str().as_bytes());
+        put_u64(&mut h, event.created_time);
+        put_bytes(&mut h, event.service_name.as_bytes());
+        put_opt(&mut h, event.node_id.as_deref());
+        put_u64(&mut h, event.duration_ms);
+        put_bytes(&mut h, event.data_hash.as_bytes());
+        put_bytes(&mut h, event.audit_trail.as_bytes());
+        put_bytes(&mut h, prev_hash.as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    /// Seal `event` as record `seq` following a record whose hash is `prev_hash`
+    /// ([`GENESIS_HASH`] for the first record, `seq` 1).
+    pub fn seal(seq: u64, event: AuditEvent, prev_hash: &str) -> AuditRecord {
+        let hash = Self::compute_hash(seq, &event, prev_hash);
+        AuditRecord {
+            seq,
+            event,
+            prev_hash: prev_hash.to_string(),
+            hash,
+        }
+    }
+
+    /// Whether the stored hash matches the record's content.
+    pub fn hash_is_valid(&self) -> bool {
+        Self::compute_hash(self.seq, &self.event, &self.prev_hash) == self.hash
+    }
+}
+
+/// What [`verify_chain`] found wrong. Positions count from 0 in the slice given;
+/// sequence numbers count from 1.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuditChainError {
+    /// The record's content no longer matches its hash: a field was edited.
+    #[error("audit record seq {seq} (position {position}) was altered")]
+    Altered {
+        /// Where it is.
+        position: usize,
+        /// Its sequence number.
+        seq: u64,
+    },
+    /// Records are missing: `expected_seq` (up to `found_seq - 1`) should be at
+    /// `position`, where `found_seq` is instead.
+    #[error("audit records from seq {expected_seq} to {} are missing (position {position})", found_seq - 1)]
+    Missing {
+        /// Where the gap is.
+        position: usize,
+        /// The first missing sequence number.
+        expected_seq: u64,
+        /// The sequence number found there.
+        found_seq: u64,
+    },
+    /// A record that is not part of the chain was inserted at `position`.
+    #[error("audit record seq {seq} at position {position} was inserted")]
+    Inserted {
+        /// Where it is.
+        position: usize,
+        /// The sequence number it carries.
+        seq: u64,
+    },
+    /// Records were reordered: the record with `found_seq` sits where `expected_seq`
+    /// belongs.
+    #[error(
+        "audit record seq {found_seq} is out of order at position {position} (expected seq {expected_seq})"
+    )]
+    OutOfOrder {
+        /// Where it is.
+        position: usize,
+        /// The sequence number that belongs there.
+        expected_seq: u64,
+        /// The sequence number of the record found there.
+        found_seq: u64,
+    },
+    /// The record's `prev_hash` does not match the record before it, although both
+    /// are internally consistent: the record before it was replaced by a forgery
+    /// with a recomputed hash.
+    #[error("audit record seq {seq} (position {position}) does not link to the record before it")]
+    BrokenLink {
+        /// Where it is.
+        position: usize,
+        /// Its sequence number.
+        seq: u64,
+    },
+}
+
+impl AuditChainError {
+    /// The sequence number the finding is about (for `Missing`, the first missing one).
+    pub fn seq(&self) -> u64 {
+        match self {
+            AuditChainError::Altered { seq, .. }
+            | AuditChainError::Inserted { seq, .. }
+            | AuditChainError::BrokenLink { seq, .. } => *seq,
+            AuditChainError::Missing { expected_seq, .. } => *expected_seq,
+            AuditChainError::OutOfOrder { found_seq, .. } => *found_seq,
+        }
+    }
+}
+
+/// The position of the first record that breaks the chain, if any.
+fn first_fault<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -> Option<usize> {
+    let mut prev = GENESIS_HASH;
+    for (i, r) in records.into_iter().enumerate() {
+        if r.seq != i as u64 + 1 || r.prev_hash != prev || !r.hash_is_valid() {
+            return Some(i);
+        }
+        prev = &r.hash;
+    }
+    None
+}
+
+/// Whether the record at `idx` is a genuine record displaced from elsewhere: it links
+/// to a record other than the one before it (or is a first record not in first place).
+fn belongs_elsewhere(records: &[AuditRecord], idx: usize) -> bool {
+    let Some(r) = records.get(idx) else {
+        return false;
+    };
+    if r.prev_hash == GENESIS_HASH {
+        return idx != 0;
+    }
+    records
+        .iter()
+        .enumerate()
+        .any(|(j, x)| j + 1 != idx && j != idx && x.hash == r.prev_hash)
+}
+
+/// Whether the chain is intact once the record at `skip` is taken out, and that
+/// record does not belong elsewhere in it: then it was inserted.
+fn inserted_at(records: &[AuditRecord], skip: usize) -> bool {
+    valid_without(records, skip) && !belongs_elsewhere(records, skip)
+}
+
+/// Whether the chain is intact once the record at `skip` is taken out.
+fn valid_without(records: &[AuditRecord], skip: usize) -> bool {
+    let rest = records
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != skip)
+        .map(|(_, r)| r);
+    first_fault(rest).is_none()
+}
+
+/// Check an audit log read in order: sequence numbers 1, 2, 3, ..., each record's
+/// hash over its content, and each `prev_hash` equal to the previous record's hash
+/// ([`GENESIS_HASH`] for the first).
+///
+/// On the first fault it says what happened and where: an edited record
+/// ([`AuditChainError::Altered`]), deleted records ([`AuditChainError::Missing`]), an
+/// inserted record ([`AuditChainError::Inserted`], also when the records after it
+/// were renumbered to make room), reordered records ([`AuditChainError::OutOfOrder`]),
+/// or a record replaced by a self-consistent forgery ([`AuditChainError::BrokenLink`]).
+///
+/// A hash chain without a key cannot detect records cut off the end, nor a
+/// well-formed record appended at the end; anchoring the latest hash elsewhere does.
+pub fn verify_chain(records: &[AuditRecord]) -> Result<(), AuditChainError> {
+    let Some(i) = first_fault(records) else {
+        return Ok(());
+    };
+    let Some(r) = records.get(i) else {
+        return Ok(());
+    };
+    let expected_seq = i as u64 + 1;
+
+    // An insertion shows as a fault at the inserted record or at the one after it;
+    // it is an insertion if taking the record out leaves a sound chain with records
+    // after it (a lone forged last record is a replacement, reported below) and the
+    // record is not a genuine one moved from elsewhere (a swap).
+    if i >= 1 && inserted_at(records, i - 1) {
+        let seq = records.get(i - 1).map_or(0, |p| p.seq);
+        return Err(AuditChainError::Inserted { position: i - 1, seq });
+    }
+    if i + 1 < records.len() && inserted_at(records, i) {
+        return Err(AuditChainError::Inserted {
+            position: i,
+            seq: r.seq,
+        });
+    }
+
+    if !r.hash_is_valid() {
+        // A record whose hash holds under another sequence number was renumbered:
+        // moved down to make room for an insertion, or swapped with another.
+        let max = records.len() as u64 + 2;
+        let original = (1..=max)
+            .filter(|s| *s != r.seq)
+            .find(|s| AuditRecord::compute_hash(*s, &r.event, &r.prev_hash) == r.hash);
+        return Err(match original {
+            Some(orig) if orig < r.seq && i >= 1 => AuditChainError::Inserted {
+                position: i - 1,
+                seq: records.get(i - 1).map_or(0, |p| p.seq),
+            },
+            Some(orig) => AuditChainError::OutOfOrder {
+                position: i,
+                expected_seq: r.seq,
+                found_seq: orig,
+            },
+            None => AuditChainError::Altered {
+                position: i,
+                seq: r.seq,
+            },
+        });
+    }
+
+    if r.seq != expected_seq {
+        let expected_later = records.iter().skip(i + 1).any(|x| x.seq == expected_seq);
+        return Err(if r.seq > expected_seq && !expected_later {
+            AuditChainError::Missing {
+                position: i,
+                expected_seq,
+                found_seq: r.seq,
+            }
+        } else {
+            AuditChainError::OutOfOrder {
+                position: i,
+                expected_seq,
+                found_seq: r.seq,
+            }
+        });
+    }
+
+    Err(AuditChainError::BrokenLink {
+        position: i,
+        seq: r.seq,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: u64) -> AuditEvent {
+        AuditEvent {
+            event_type: AuditEventType::KeySign,
+            user_id: format!("user{i}"),
+            key_id: Some(format!("key{i}")),
+            operation: "sign".into(),
+            result: AuditResult::Success,
+            created_time: 1_700_000_000_000 + i,
+            service_name: "kms".into(),
+            node_id: Some("tss1".into()),
+            duration_ms: i,
+            data_hash: "ab".repeat(32),
+            audit_trail: format!("trail {i}"),
+        }
+    }
+
+    fn chain(n: u64) -> Vec<AuditRecord> {
+        let mut out: Vec<AuditRecord> = Vec::new();
+        for i in 1..=n {
+            let prev = out.last().map_or(GENESIS_HASH.to_string(), |r| r.hash.clone());
+            out.push(AuditRecord::seal(i, event(i), &prev));
+        }
+        out
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        assert_eq!(verify_chain(&[]), Ok(()));
+        assert_eq!(verify_chain(&chain(6)), Ok(()));
+    }
+
+    #[test]
+    fn every_field_is_covered_by_the_hash() {
+        let base = AuditRecord::seal(1, event(1), GENESIS_HASH);
+        type Edit = Box<dyn Fn(&mut AuditEvent)>;
+        let mut edits: Vec<Edit> = vec![
+            Box::new(|e| e.event_type = AuditEventType::KeyDestroy),
+            Box::new(|e| e.user_id.push('x')),
+            Box::new(|e| e.key_id = None),
+            Box::new(|e| e.operation.push('x')),
+            Box::new(|e| e.result = AuditResult::Failure),
+            Box::new(|e| e.created_time += 1),
+            Box::new(|e| e.service_name.push('x')),
+            Box::new(|e| e.node_id = None),
+            Box::new(|e| e.duration_ms += 1),
+            Box::new(|e| e.data_hash.push('0')),
+            Box::new(|e| e.audit_trail.push('x')),
+        ];
+        for edit in edits.drain(..) {
+            let mut r = base.clone();
+            edit(&mut r.event);
+            assert!(!r.hash_is_valid(), "edit not detected: {:?}", r.event);
+        }
+        let mut r = base.clone();
+        r.seq = 2;
+        assert!(!r.hash_is_valid());
+        let mut r = base;
+        r.prev_hash = "11".repeat(32);
+        assert!(!r.hash_is_valid());
+    }
+
+    #[test]
+    fn field_boundaries_are_unambiguous() {
+        // Moving a character from one field to the next must change the hash.
+        let mut a = event(1);
+        a.user_id = "ab".into();
+        a.key_id = Some("c".into());
+        let mut b = a.clone();
+        b.user_id = "a".into();
+        b.key_id = Some("bc".into());
+        assert_ne!(
+            AuditRecord::compute_hash(1, &a, GENESIS_HASH),
+            AuditRecord::compute_hash(1, &b, GENESIS_HASH)
+        );
+        let mut c = a.clone();
+        c.key_id = Some(String::new());
+        let mut d = a;
+        d.key_id = None;
+        assert_ne!(
+            AuditRecord::compute_hash(1, &c, GENESIS_HASH),
+            AuditRecord::compute_hash(1, &d, GENESIS_HASH)
+        );
+    }
+
+    #[test]
+    fn edited_record_is_named() {
+        let mut c = chain(5);
+        c[2].event.user_id = "mallory".into();
+        assert_eq!(
+            verify_chain(&c),
+            Err(AuditChainError::Altered { position: 2, seq: 3 })
+        );
+    }
+
+    #[test]
+    fn deleted_records_are_named() {
+        let mut c = chain(5);
+        c.remove(2);
+        assert_eq!(
+            verify_chain(&c),
+            Err(AuditChainError::Missing {
+                position: 2,
+                expected_seq: 3,
+                found_seq: 4
+            })
+        );
+        let mut c = chain(5);
+        c.remove(0);
+        assert_eq!(verify_chain(&c).map_err(|e| e.seq()), Err(1));
+    }
+
+    #[test]
+    fn swapped_records_are_named() {
+        let mut c = chain(5);
+        c.swap(1, 2);
+        assert_eq!(
+            verify_chain(&c),
+            Err(AuditChainError::OutOfOrder {
+                position: 1,
+                expected_seq: 2,
+                found_seq: 3
+            })
+        );
+    }
+
+    #[test]
+    fn swapping_the_last_two_is_a_reorder_not_an_insertion() {
+        let mut c = chain(5);
+        c.swap(3, 4);
+        assert_eq!(
+            verify_chain(&c),
+            Err(AuditChainError::OutOfOrder {
+                position: 3,
+                expected_seq: 4,
+                found_seq: 5
+            })
+        );
+        let mut c = chain(5);
+        c.swap(0, 1);
+        assert_eq!(verify_chain(&c).map_err(|e| e.seq()), Err(2));
+    }
+
+    #[test]
+    fn inserted_record_is_named() {
+        let mut c = chain(5);
+        let forged = AuditRecord::seal(3, event(99), &c[1].hash);
+        c.insert(2, forged);
+        assert_eq!(
+            verify_chain(&c),
+            Err(AuditChainError::Inserted { position: 2, seq: 3 })
+        );
+        // Inserted with a made-up hash and sequence number.
+        let mut c = chain(5);
+        let mut forged = AuditRecord::seal(42, event(99), &c[1].hash);
+        forged.hash = "22".repeat(32);
+        c.insert(2, forged);
+        assert_eq!(
+            verify_chain(&c),
+            Err(AuditChainError::Inserted { position: 2, seq: 42 })
+        );
+    }
+
+    #[test]
+    fn insertion_with_renumbering_is_named() {
+        // What an attacker with SQL access does: shift later records up, insert a
+        // well-formed forgery in the gap.
+        let mut c = chain(5);
+        for r in c.iter_mut().skip(2) {
+            r.seq += 1;
+        }
+        let forged = AuditRecord::seal(3, event(99), &c[1].hash);
+        c.insert(2, forged);
+        assert_eq!(
+            verify_chain(&c),
+            Err(AuditChainError::Inserted { position: 2, seq: 3 })
+        );
+    }
+
+    #[test]
+    fn swap_by_renumbering_is_named() {
+        let mut c = chain(5);
+        c[1].seq = 3;
+        c[2].seq = 2;
+        c.swap(1, 2);
+        assert_eq!(
+            verify_chain(&c),
+            Err(AuditChainError::OutOfOrder {
+                position: 1,
+                expected_seq: 2,
+                found_seq: 3
+            })
+        );
+    }
+
+    #[test]
+    fn replaced_record_with_recomputed_hash_breaks_the_next_link() {
+        let mut c = chain(5);
+        c[2] = AuditRecord::seal(3, event(77), &c[1].hash);
+        assert_eq!(
+            verify_chain(&c),
+            Err(AuditChainError::BrokenLink { position: 3, seq: 4 })
+        );
+    }
+
+    #[test]
+    fn event_type_names_round_trip() {
+        for t in [
+            AuditEventType::KeyGenerate,
+            AuditEventType::KeyStatusChange,
+            AuditEventType::BackupRestore,
+        ] {
+            assert_eq!(AuditEventType::parse(t.as_str()), Some(t));
+            assert_eq!(
+                serde_json::to_string(&t).ok(),
+                Some(format!("\"{}\"", t.as_str()))
+            );
+        }
+        assert_eq!(AuditResult::parse("FAILURE"), Some(AuditResult::Failure));
+        assert_eq!(AuditEventType::parse("NOPE"), None);
+    }
 }

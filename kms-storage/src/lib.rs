@@ -1,5 +1,39 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-//! Storage adapters for the ports of kms-core.
+//! Storage adapters of the MPC key-management service: they implement kms-core's
+//! [`ShardStore`](kms_core::ports::ShardStore),
+//! [`MetadataStore`](kms_core::ports::MetadataStore) and
+//! [`AuditLog`](kms_core::ports::AuditLog).
+//!
+//! - [`memory`]: in-memory stores for the simulator and tests.
+//! - [`embedded`] (feature `embedded`, default): one redb database per node; shards
+//!   encrypted with AES-256-GCM under the node's DEK ([`crypto`], [`keyring`]);
+//!   [`NodeStorage::open`](embedded::NodeStorage::open) is how a node opens it.
+//! - [`backup`] (feature `embedded`): authenticated, manifest-checked node backups.
+//! - `mysql` (feature `mysql`): key metadata and the audit log in MySQL/MariaDB.
+//!
+//! Shard content never enters a metadata store or the audit log.
 
+pub mod crypto;
+pub mod files;
+pub mod keyring;
 pub mod memory;
+
+#[cfg(feature = "embedded")]
+pub mod backup;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+
+#[cfg(test)]
+mod contract;
+
+pub use memory::{MemoryAuditLog, MemoryMetadataStore, MemoryShardStore};
+
+#[cfg(feature = "embedded")]
+pub use backup::BackupManifest;
+#[cfg(feature = "embedded")]
+pub use embedded::{
+    EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, EncryptedShardStore, NodeStorage, NodeStorageConfig,
+};

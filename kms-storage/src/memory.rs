@@ -1,16 +1,40 @@
-//! In-memory stores, for the simulator and tests. Nothing survives the process.
+//! In-memory stores for the simulator and tests. Nothing is persisted; shard bytes are
+//! held as given (zeroized when dropped), not encrypted.
 
 use async_trait::async_trait;
-use kms_core::audit::{AuditEvent, AuditRecord};
+use kms_core::audit::{AuditEvent, AuditRecord, GENESIS_HASH};
 use kms_core::ports::{AuditLog, MetadataStore, ShardRecord, ShardStore};
 use kms_core::{KeyId, KeyMetadata, StorageError};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
-/// Shards in memory.
+fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, StorageError> {
+    m.lock()
+        .map_err(|_| StorageError::Backend("in-memory store lock poisoned".into()))
+}
+
+/// The error for staging a version that is not newer than the current one.
+pub(crate) fn stale_version(key_id: &KeyId, staged: u64, current: u64) -> StorageError {
+    StorageError::AlreadyExists(format!(
+        "version {staged} of key {key_id}: current version is {current}, a staged one must be newer"
+    ))
+}
+
+/// The error for committing a version that is not staged.
+pub(crate) fn not_staged(key_id: &KeyId, version: u64) -> StorageError {
+    StorageError::NotFound(format!("staged version {version} of key {key_id}"))
+}
+
+#[derive(Default)]
+struct Slot {
+    current: Option<ShardRecord>,
+    staged: Option<ShardRecord>,
+}
+
+/// A [`ShardStore`] in memory.
 #[derive(Default)]
 pub struct MemoryShardStore {
-    shards: Mutex<BTreeMap<KeyId, (ShardRecord, Option<ShardRecord>)>>,
+    slots: Mutex<BTreeMap<KeyId, Slot>>,
 }
 
 impl MemoryShardStore {
@@ -20,82 +44,80 @@ impl MemoryShardStore {
     }
 }
 
+impl std::fmt::Debug for MemoryShardStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryShardStore")
+    }
+}
+
 #[async_trait]
 impl ShardStore for MemoryShardStore {
     async fn put(&self, key_id: &KeyId, shard: &ShardRecord) -> Result<(), StorageError> {
-        let mut m = self.shards.lock().unwrap_or_else(|e| e.into_inner());
-        if m.contains_key(key_id) {
-            return Err(StorageError::AlreadyExists(key_id.to_string()));
+        let mut slots = lock(&self.slots)?;
+        let slot = slots.entry(key_id.clone()).or_default();
+        if slot.current.is_some() {
+            return Err(StorageError::AlreadyExists(format!("shard of key {key_id}")));
         }
-        m.insert(key_id.clone(), (shard.clone(), None));
+        slot.current = Some(shard.clone());
         Ok(())
     }
+
     async fn get(&self, key_id: &KeyId) -> Result<Option<ShardRecord>, StorageError> {
-        Ok(self
-            .shards
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key_id)
-            .map(|(s, _)| s.clone()))
+        let slots = lock(&self.slots)?;
+        Ok(slots.get(key_id).and_then(|s| s.current.clone()))
     }
+
     async fn stage(&self, key_id: &KeyId, shard: &ShardRecord) -> Result<(), StorageError> {
-        let mut m = self.shards.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = m
+        let mut slots = lock(&self.slots)?;
+        let slot = slots
             .get_mut(key_id)
-            .ok_or_else(|| StorageError::NotFound(key_id.to_string()))?;
-        entry.1 = Some(shard.clone());
+            .filter(|s| s.current.is_some())
+            .ok_or_else(|| StorageError::NotFound(format!("shard of key {key_id}")))?;
+        let current = slot.current.as_ref().map_or(0, |c| c.version);
+        if shard.version <= current {
+            return Err(stale_version(key_id, shard.version, current));
+        }
+        slot.staged = Some(shard.clone());
         Ok(())
     }
+
     async fn commit_staged(&self, key_id: &KeyId, version: u64) -> Result<(), StorageError> {
-        let mut m = self.shards.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = m
+        let mut slots = lock(&self.slots)?;
+        let slot = slots
             .get_mut(key_id)
-            .ok_or_else(|| StorageError::NotFound(key_id.to_string()))?;
-        match entry.1.take() {
-            Some(s) if s.version == version => {
-                entry.0 = s;
-                Ok(())
-            }
-            other => {
-                entry.1 = other;
-                Err(StorageError::NotFound(format!(
-                    "staged version {version} of {key_id}"
-                )))
-            }
-        }
+            .filter(|s| s.staged.as_ref().is_some_and(|st| st.version == version))
+            .ok_or_else(|| not_staged(key_id, version))?;
+        slot.current = slot.staged.take();
+        Ok(())
     }
+
     async fn discard_staged(&self, key_id: &KeyId) -> Result<(), StorageError> {
-        if let Some(e) = self
-            .shards
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(key_id)
-        {
-            e.1 = None;
+        let mut slots = lock(&self.slots)?;
+        if let Some(slot) = slots.get_mut(key_id) {
+            slot.staged = None;
         }
         Ok(())
     }
+
     async fn delete(&self, key_id: &KeyId) -> Result<bool, StorageError> {
-        Ok(self
-            .shards
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let mut slots = lock(&self.slots)?;
+        Ok(slots
             .remove(key_id)
-            .is_some())
+            .is_some_and(|s| s.current.is_some() || s.staged.is_some()))
     }
+
     async fn list(&self) -> Result<Vec<KeyId>, StorageError> {
-        Ok(self
-            .shards
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
+        let slots = lock(&self.slots)?;
+        Ok(slots
+            .iter()
+            .filter(|(_, s)| s.current.is_some())
+            .map(|(k, _)| k.clone())
             .collect())
     }
 }
 
-/// Metadata in memory.
-#[derive(Default)]
+/// A [`MetadataStore`] in memory.
+#[derive(Debug, Default)]
 pub struct MemoryMetadataStore {
     keys: Mutex<BTreeMap<KeyId, KeyMetadata>>,
 }
@@ -110,50 +132,39 @@ impl MemoryMetadataStore {
 #[async_trait]
 impl MetadataStore for MemoryMetadataStore {
     async fn insert(&self, meta: &KeyMetadata) -> Result<(), StorageError> {
-        let mut m = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        if m.contains_key(&meta.key_id) {
-            return Err(StorageError::AlreadyExists(meta.key_id.to_string()));
+        let mut keys = lock(&self.keys)?;
+        if keys.contains_key(&meta.key_id) {
+            return Err(StorageError::AlreadyExists(format!("key {}", meta.key_id)));
         }
-        m.insert(meta.key_id.clone(), meta.clone());
+        keys.insert(meta.key_id.clone(), meta.clone());
         Ok(())
     }
+
     async fn get(&self, key_id: &KeyId) -> Result<Option<KeyMetadata>, StorageError> {
-        Ok(self
-            .keys
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key_id)
-            .cloned())
+        Ok(lock(&self.keys)?.get(key_id).cloned())
     }
+
     async fn update(&self, meta: &KeyMetadata) -> Result<(), StorageError> {
-        let mut m = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = m
+        let mut keys = lock(&self.keys)?;
+        let slot = keys
             .get_mut(&meta.key_id)
-            .ok_or_else(|| StorageError::NotFound(meta.key_id.to_string()))?;
+            .ok_or_else(|| StorageError::NotFound(format!("key {}", meta.key_id)))?;
         *slot = meta.clone();
         Ok(())
     }
+
     async fn delete(&self, key_id: &KeyId) -> Result<bool, StorageError> {
-        Ok(self
-            .keys
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key_id)
-            .is_some())
+        Ok(lock(&self.keys)?.remove(key_id).is_some())
     }
+
     async fn list(&self) -> Result<Vec<KeyMetadata>, StorageError> {
-        Ok(self
-            .keys
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect())
+        Ok(lock(&self.keys)?.values().cloned().collect())
     }
 }
 
-/// Audit log in memory.
-#[derive(Default)]
+/// An [`AuditLog`] in memory. Appends are serialised by one lock, so the chain
+/// cannot fork.
+#[derive(Debug, Default)]
 pub struct MemoryAuditLog {
     records: Mutex<Vec<AuditRecord>>,
 }
@@ -168,18 +179,87 @@ impl MemoryAuditLog {
 #[async_trait]
 impl AuditLog for MemoryAuditLog {
     async fn append(&self, event: AuditEvent) -> Result<AuditRecord, StorageError> {
-        let mut r = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        let prev = r.last().map(|x| x.hash.clone()).unwrap_or_else(|| "0".repeat(64));
-        let rec = AuditRecord {
-            seq: r.len() as u64 + 1,
-            event,
-            prev_hash: prev,
-            hash: String::new(),
+        let mut records = lock(&self.records)?;
+        let (seq, prev) = match records.last() {
+            Some(r) => (r.seq + 1, r.hash.clone()),
+            None => (1, GENESIS_HASH.to_string()),
         };
-        r.push(rec.clone());
-        Ok(rec)
+        let record = AuditRecord::seal(seq, event, &prev);
+        records.push(record.clone());
+        Ok(record)
     }
+
     async fn records(&self) -> Result<Vec<AuditRecord>, StorageError> {
-        Ok(self.records.lock().unwrap_or_else(|e| e.into_inner()).clone())
+        Ok(lock(&self.records)?.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract;
+    use kms_core::audit::{verify_chain, AuditChainError};
+
+    #[tokio::test]
+    async fn shard_store_contract() {
+        contract::shard_store(&MemoryShardStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn metadata_store_contract() {
+        contract::metadata_store(&MemoryMetadataStore::new(), "mem").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn audit_log_contract() {
+        contract::audit_log(std::sync::Arc::new(MemoryAuditLog::new())).await;
+    }
+
+    async fn filled_log() -> MemoryAuditLog {
+        let log = MemoryAuditLog::new();
+        for i in 1..=5 {
+            log.append(contract::audit_event(i)).await.unwrap();
+        }
+        log
+    }
+
+    #[tokio::test]
+    async fn audit_tampering_is_found() {
+        let log = filled_log().await;
+        lock(&log.records).unwrap()[2].event.operation = "nothing to see".into();
+        let err = verify_chain(&log.records().await.unwrap()).unwrap_err();
+        assert_eq!(err, AuditChainError::Altered { position: 2, seq: 3 });
+
+        let log = filled_log().await;
+        lock(&log.records).unwrap().remove(1);
+        let err = verify_chain(&log.records().await.unwrap()).unwrap_err();
+        assert!(
+            matches!(err, AuditChainError::Missing { expected_seq: 2, .. }),
+            "{err:?}"
+        );
+
+        let log = filled_log().await;
+        lock(&log.records).unwrap().swap(3, 4);
+        let err = verify_chain(&log.records().await.unwrap()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AuditChainError::OutOfOrder {
+                    position: 3,
+                    found_seq: 5,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+
+        let log = filled_log().await;
+        {
+            let mut r = lock(&log.records).unwrap();
+            let forged = AuditRecord::seal(2, contract::audit_event(66), &r[0].hash);
+            r.insert(1, forged);
+        }
+        let err = verify_chain(&log.records().await.unwrap()).unwrap_err();
+        assert_eq!(err, AuditChainError::Inserted { position: 1, seq: 2 });
     }
 }

@@ -1,0 +1,182 @@
+//! A node's storage: its wrapped DEK in the certs directory, its embedded database in
+//! the data directory, opened with the node's password.
+
+use super::{EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, EncryptedShardStore};
+use crate::crypto::SecretKey;
+use crate::files;
+use crate::keyring::{self, DekFile, DEFAULT_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS};
+use kms_core::{NodeId, StorageError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// Where a node keeps its secrets at rest and how its DEK is protected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStorageConfig {
+    /// The node.
+    pub node_id: NodeId,
+    /// Directory of `{node_id}.dek` (with the node's TLS material, typically).
+    pub certs_dir: PathBuf,
+    /// Directory of the node's database `{node_id}.redb`. Must differ from
+    /// `certs_dir`, so a copy of one does not carry the other.
+    pub data_dir: PathBuf,
+    /// PBKDF2 iterations for a new DEK file (an existing file records its own count).
+    /// At least [`MIN_PBKDF2_ITERATIONS`].
+    pub pbkdf2_iterations: u32,
+}
+
+impl NodeStorageConfig {
+    /// A configuration with the default PBKDF2 iteration count.
+    pub fn new(node_id: NodeId, certs_dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            node_id,
+            certs_dir: certs_dir.into(),
+            data_dir: data_dir.into(),
+            pbkdf2_iterations: DEFAULT_PBKDF2_ITERATIONS,
+        }
+    }
+
+    /// The conventional layout under one root: `root/certs/{node}.dek` and
+    /// `root/data/{node}.redb`.
+    pub fn under_root(node_id: NodeId, root: impl AsRef<Path>) -> Self {
+        let root = root.as_ref();
+        Self::new(node_id, root.join("certs"), root.join("data"))
+    }
+
+    /// Path of the wrapped DEK.
+    pub fn dek_path(&self) -> PathBuf {
+        keyring::dek_path(&self.certs_dir, self.node_id.as_str())
+    }
+
+    /// Path of the database.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join(format!("{}.redb", self.node_id))
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), StorageError> {
+        if self.pbkdf2_iterations < MIN_PBKDF2_ITERATIONS {
+            return Err(StorageError::Backend(format!(
+                "node {}: configured PBKDF2 iteration count {} is below the minimum {MIN_PBKDF2_ITERATIONS}",
+                self.node_id, self.pbkdf2_iterations
+            )));
+        }
+        if self.certs_dir == self.data_dir {
+            return Err(StorageError::Backend(format!(
+                "node {}: certs and data must be different directories ({})",
+                self.node_id,
+                self.data_dir.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A node's open storage. Holds the DEK in memory (zeroized on drop) and the open
+/// database; hands out the stores that use them.
+pub struct NodeStorage {
+    config: NodeStorageConfig,
+    db: EmbeddedDb,
+    dek: Arc<SecretKey>,
+}
+
+impl std::fmt::Debug for NodeStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeStorage")
+            .field("config", &self.config)
+            .field("dek", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Load the node's DEK with `password`, or create one when the node is new. Touches no
+/// file unless it creates the DEK.
+pub(crate) fn load_or_create_dek(
+    config: &NodeStorageConfig,
+    password: &Zeroizing<String>,
+) -> Result<SecretKey, StorageError> {
+    let node = config.node_id.as_str();
+    let dek_path = config.dek_path();
+    if let Some(bytes) = files::read_if_exists(&dek_path)? {
+        return DekFile::parse(node, &bytes)?.unwrap_dek(node, password);
+    }
+    // Data without its DEK cannot be read; a fresh DEK would hide that until a get.
+    if config.db_path().exists() {
+        return Err(StorageError::NotFound(format!(
+            "{node}.dek in {} (the node's database exists: restore the DEK file or a backup)",
+            config.certs_dir.display()
+        )));
+    }
+    let (file, dek) = DekFile::create(node, password, config.pbkdf2_iterations)?;
+    files::create_private_dir(&config.certs_dir)?;
+    files::write_private_atomic(&dek_path, &file.to_bytes())?;
+    Ok(dek)
+}
+
+impl NodeStorage {
+    /// Open a node's storage with its password, creating the DEK and the database on
+    /// first use (directories 0700, files 0600).
+    ///
+    /// A wrong password is [`StorageError::WrongPassword`] and changes no file: the
+    /// DEK is unwrapped before the database is opened. A `.dek` file whose iteration
+    /// count is below the minimum is refused. This blocks for the PBKDF2 derivation
+    /// (about a second at the default count): from async code use
+    /// [`NodeStorage::open_async`].
+    pub fn open(
+        config: NodeStorageConfig,
+        password: &Zeroizing<String>,
+    ) -> Result<NodeStorage, StorageError> {
+        config.validate()?;
+        let dek = load_or_create_dek(&config, password)?;
+        files::create_private_dir(&config.data_dir)?;
+        let db = EmbeddedDb::open(&config.db_path())?;
+        Ok(NodeStorage {
+            config,
+            db,
+            dek: Arc::new(dek),
+        })
+    }
+
+    /// [`NodeStorage::open`] on tokio's blocking pool.
+    pub async fn open_async(
+        config: NodeStorageConfig,
+        password: Zeroizing<String>,
+    ) -> Result<NodeStorage, StorageError> {
+        tokio::task::spawn_blocking(move || NodeStorage::open(config, &password))
+            .await
+            .map_err(|e| StorageError::Backend(format!("storage task failed: {e}")))?
+    }
+
+    /// The node.
+    pub fn node_id(&self) -> &NodeId {
+        &self.config.node_id
+    }
+
+    /// The configuration it was opened with.
+    pub fn config(&self) -> &NodeStorageConfig {
+        &self.config
+    }
+
+    /// The node's shard store.
+    pub fn shards(&self) -> EncryptedShardStore {
+        EncryptedShardStore::new(self.db.clone(), self.config.node_id.clone(), self.dek.clone())
+    }
+
+    /// Key metadata in the node's database (for single-process deployments; a
+    /// coordinator usually has its own store).
+    pub fn metadata(&self) -> EmbeddedMetadataStore {
+        EmbeddedMetadataStore::new(self.db.clone())
+    }
+
+    /// The node's audit log.
+    pub fn audit(&self) -> EmbeddedAuditLog {
+        EmbeddedAuditLog::new(self.db.clone())
+    }
+
+    pub(crate) fn db(&self) -> &EmbeddedDb {
+        &self.db
+    }
+
+    pub(crate) fn dek(&self) -> &SecretKey {
+        &self.dek
+    }
+}
