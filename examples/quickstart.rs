@@ -4,16 +4,22 @@
 //! ```text
 //! cargo run --release --example quickstart            # plain words
 //! cargo run --release --example quickstart -- --json  # one JSON object per signature
+//! cargo run --release --example quickstart -- --data-dir DIR
+//!     # keep the nodes' encrypted stores under DIR (password from KMS_DEK_PASSWORD or
+//!     # a prompt); a second run signs again with the keys of the first
 //! ```
 
 use ed25519_dalek::{Signature as EdSignature, VerifyingKey};
 use kms_client::{GenerateKey, InProcessCluster, KmsClient};
-use kms_core::{Algorithm, KeyMetadata, SignatureOutput};
+use kms_core::{Algorithm, KeyMetadata, KeyStatus, SignatureOutput};
 use serde_json::json;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use zeroize::Zeroizing;
 
 struct Output {
     json: bool,
+    data_dir: Option<PathBuf>,
 }
 
 impl Output {
@@ -58,29 +64,58 @@ fn json_line(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> serde_
     })
 }
 
+fn password() -> Result<Zeroizing<String>, String> {
+    if let Ok(p) = std::env::var("KMS_DEK_PASSWORD") {
+        return Ok(Zeroizing::new(p));
+    }
+    rpassword::prompt_password("Password for the nodes' data-encryption keys: ")
+        .map(Zeroizing::new)
+        .map_err(|e| format!("no password: set KMS_DEK_PASSWORD or run on a terminal ({e})"))
+}
+
+fn names(nodes: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    nodes
+        .into_iter()
+        .map(|n| n.as_ref().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 async fn run(out: &Output) -> Result<(), Box<dyn std::error::Error>> {
-    let cluster = InProcessCluster::builder().nodes(4).build();
+    let builder = InProcessCluster::builder().nodes(4);
+    let cluster = match &out.data_dir {
+        None => builder.build(),
+        Some(dir) => builder.persistent(dir, password()?).open().await?,
+    };
     let client = KmsClient::new(cluster.clone());
+    let storage = match &out.data_dir {
+        Some(d) => format!(", each with its encrypted store under {}", d.display()),
+        None => " (in memory)".to_string(),
+    };
     out.say(format!(
-        "Started {} TSS nodes in this process: {}.",
+        "Started {} TSS nodes in this process: {}{storage}.",
         cluster.nodes().len(),
-        cluster
-            .nodes()
-            .iter()
-            .map(|n| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        names(cluster.nodes().iter().map(|n| n.as_str()))
     ));
+    let existing = client.list_keys().await?;
     let message = b"Hello from a key that never existed whole.";
     for algorithm in [Algorithm::Eddsa, Algorithm::Bls] {
-        let key = client.generate_key(GenerateKey::new(algorithm)).await?;
-        let holders: Vec<&str> = key.holders.iter().map(|h| h.node.as_str()).collect();
+        let reused = existing
+            .iter()
+            .find(|k| k.spec.algo_type == algorithm && k.status == KeyStatus::Active);
+        let (key, how) = match reused {
+            Some(key) => (key.clone(), "reused from an earlier run; its shards are on"),
+            None => (
+                client.generate_key(GenerateKey::new(algorithm)).await?,
+                "made by DKG on",
+            ),
+        };
         out.say(format!(
-            "\n{} key {} ({}): made by DKG on {}; any 2 of its 3 shards sign.",
+            "\n{} key {} ({}): {how} {}; any 2 of its 3 shards sign.",
             algorithm.as_str(),
             key.key_id,
             key.spec.curve.as_str(),
-            holders.join(", ")
+            names(key.holders.iter().map(|h| h.node.as_str()))
         ));
         out.say(format!("  public key {}", key.public_key));
         let sig = client.sign(&key.key_id, message).await?;
@@ -125,11 +160,20 @@ async fn run(out: &Output) -> Result<(), Box<dyn std::error::Error>> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut json = false;
-    for arg in std::env::args().skip(1) {
+    let mut data_dir = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => json = true,
+            "--data-dir" => match args.next() {
+                Some(d) => data_dir = Some(PathBuf::from(d)),
+                None => {
+                    eprintln!("quickstart: --data-dir needs a directory");
+                    return ExitCode::from(2);
+                }
+            },
             "-h" | "--help" => {
-                println!("usage: quickstart [--json]");
+                println!("usage: quickstart [--json] [--data-dir DIR]");
                 return ExitCode::SUCCESS;
             }
             other => {
@@ -138,7 +182,7 @@ async fn main() -> ExitCode {
             }
         }
     }
-    match run(&Output { json }).await {
+    match run(&Output { json, data_dir }).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("quickstart failed: {e}");

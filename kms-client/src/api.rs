@@ -41,6 +41,8 @@ pub trait KmsApi: Send + Sync {
     async fn generate_key(&self, user: &str, request: GenerateKey) -> Result<KeyMetadata, KmsError>;
     /// Sign a message (EdDSA, BLS) or a 32-byte hash (ECDSA).
     async fn sign(&self, user: &str, key_id: &KeyId, message: &[u8]) -> Result<SignatureOutput, KmsError>;
+    /// Every key's metadata.
+    async fn list_keys(&self) -> Result<Vec<KeyMetadata>, KmsError>;
     /// Read a key's metadata.
     async fn get_key(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError>;
     /// Change a key's status.
@@ -84,6 +86,11 @@ impl KmsClient {
     /// Sign with a key.
     pub async fn sign(&self, key_id: &KeyId, message: &[u8]) -> Result<SignatureOutput, KmsError> {
         self.backend.sign(&self.user, key_id, message).await
+    }
+
+    /// Every key's metadata.
+    pub async fn list_keys(&self) -> Result<Vec<KeyMetadata>, KmsError> {
+        self.backend.list_keys().await
     }
 
     /// A key's metadata.

@@ -3,20 +3,35 @@
 
 use crate::api::{GenerateKey, KmsApi};
 use async_trait::async_trait;
+use futures::future::join_all;
 use kms_core::coordinator::Coordinator;
 use kms_core::identity::{NodeIdentity, PeerDirectory};
 use kms_core::node::TssNode;
 use kms_core::ports::{AuditLog, MetadataStore, ShardStore};
+use kms_core::StorageError;
 use kms_core::{KeyId, KeyMetadata, KeyStatus, KmsError, NodeId, SignatureOutput};
 use kms_storage::memory::{MemoryAuditLog, MemoryMetadataStore, MemoryShardStore};
+use kms_storage::{
+    BackupManifest, EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, NodeStorage, NodeStorageConfig,
+};
 use kms_transport::memory::InMemoryBus;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, RngCore, SeedableRng};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// Where a persistent cluster keeps its state, and the password that unlocks it.
+struct Persistence {
+    dir: PathBuf,
+    password: Zeroizing<String>,
+    pbkdf2_iterations: u32,
+}
 
 /// Builder for [`InProcessCluster`].
 pub struct InProcessClusterBuilder {
+    persistence: Option<Persistence>,
     nodes: usize,
     seed: Option<[u8; 32]>,
     shard_stores: BTreeMap<String, Arc<dyn ShardStore>>,
@@ -55,26 +70,109 @@ impl InProcessClusterBuilder {
         self
     }
 
-    /// Build the cluster.
-    pub fn build(mut self) -> Arc<InProcessCluster> {
-        let mut master = match self.seed {
+    /// Keep every node's shards (encrypted, in its own embedded database) and the
+    /// coordinator's metadata and audit log under `dir`, unlocked by `password`; open
+    /// with [`InProcessClusterBuilder::open`]. Layout: `dir/tssN/certs/tssN.dek`,
+    /// `dir/tssN/data/tssN.redb`, `dir/coordinator/coordinator.redb`.
+    pub fn persistent(mut self, dir: impl Into<PathBuf>, password: Zeroizing<String>) -> Self {
+        self.persistence = Some(Persistence {
+            dir: dir.into(),
+            password,
+            pbkdf2_iterations: kms_storage::keyring::DEFAULT_PBKDF2_ITERATIONS,
+        });
+        self
+    }
+
+    /// PBKDF2 iterations for DEK files created by a persistent cluster (existing files
+    /// keep the count they record; never below 10 000).
+    pub fn pbkdf2_iterations(mut self, iterations: u32) -> Self {
+        if let Some(p) = &mut self.persistence {
+            p.pbkdf2_iterations = iterations;
+        }
+        self
+    }
+
+    /// Open a persistent cluster: unlock every node's storage (in parallel: each
+    /// PBKDF2 derivation takes about a second at the default count), derive each node's
+    /// identity from its DEK, open the coordinator's store, and run crash recovery.
+    ///
+    /// A wrong password is `StorageError::WrongPassword` naming the node, and changes
+    /// no file.
+    pub async fn open(mut self) -> Result<Arc<InProcessCluster>, KmsError> {
+        let Some(p) = self.persistence.take() else {
+            return Ok(self.build());
+        };
+        let names: Vec<NodeId> = (1..=self.nodes)
+            .map(|i| NodeId::new(format!("tss{i}")))
+            .collect::<Result<_, _>>()?;
+        let opens = names.iter().map(|id| {
+            let mut config = NodeStorageConfig::under_root(id.clone(), p.dir.join(id.as_str()));
+            config.pbkdf2_iterations = p.pbkdf2_iterations;
+            NodeStorage::open_async(config, p.password.clone())
+        });
+        let mut storages = BTreeMap::new();
+        for (id, opened) in names.iter().zip(join_all(opens).await) {
+            storages.insert(id.clone(), opened?);
+        }
+        let coordinator_dir = p.dir.join("coordinator");
+        kms_storage::files::create_private_dir(&coordinator_dir)?;
+        let db = EmbeddedDb::open(&coordinator_dir.join("coordinator.redb"))?;
+        self.metadata = Some(Arc::new(EmbeddedMetadataStore::new(db.clone())));
+        self.audit = Some(Arc::new(EmbeddedAuditLog::new(db)));
+        let mut identities = Vec::new();
+        for (id, storage) in &storages {
+            self.shard_stores
+                .insert(id.to_string(), Arc::new(storage.shards()));
+            let signing = storage.derive_secret("node-identity/ed25519");
+            let dh = storage.derive_secret("node-identity/x25519");
+            identities.push(NodeIdentity::from_secrets(
+                id.clone(),
+                signing.expose(),
+                dh.expose(),
+            ));
+        }
+        let cluster = self.assemble(identities, storages);
+        cluster.coordinator.recover().await?;
+        Ok(cluster)
+    }
+
+    /// Build an in-memory cluster (nothing persists).
+    pub fn build(self) -> Arc<InProcessCluster> {
+        // The identities come from the master's first draw, used as a seed of its own.
+        let mut seed = [0u8; 32];
+        self.master_rng().fill_bytes(&mut seed);
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let identities = (1..=self.nodes)
+            .map(|i| {
+                NodeIdentity::generate(NodeId::new(format!("tss{i}")).expect("valid node name"), &mut rng)
+            })
+            .collect();
+        self.assemble(identities, BTreeMap::new())
+    }
+
+    fn master_rng(&self) -> ChaCha20Rng {
+        match self.seed {
             Some(s) => ChaCha20Rng::from_seed(s),
             None => ChaCha20Rng::from_rng(OsRng).expect("OS entropy"),
-        };
+        }
+    }
+
+    fn assemble(
+        mut self,
+        identities: Vec<NodeIdentity>,
+        storages: BTreeMap<NodeId, NodeStorage>,
+    ) -> Arc<InProcessCluster> {
+        // Children of one master seed, so a seeded cluster is reproducible; the first
+        // draw is skipped, as `build` spent it on the identities.
+        let mut master = self.master_rng();
+        let mut skip = [0u8; 32];
+        master.fill_bytes(&mut skip);
         let mut child = || {
             let mut s = [0u8; 32];
             master.fill_bytes(&mut s);
             ChaCha20Rng::from_seed(s)
         };
         let bus = Arc::new(InMemoryBus::new());
-        let identities: Vec<NodeIdentity> = (1..=self.nodes)
-            .map(|i| {
-                NodeIdentity::generate(
-                    NodeId::new(format!("tss{i}")).expect("valid node name"),
-                    &mut child(),
-                )
-            })
-            .collect();
         let directory = PeerDirectory::new(identities.iter().map(|i| i.public()));
         let mut node_ids = Vec::new();
         for identity in identities {
@@ -97,6 +195,7 @@ impl InProcessClusterBuilder {
         let audit = self.audit.unwrap_or_else(|| Arc::new(MemoryAuditLog::new()));
         let coordinator = Coordinator::new(node_ids, bus.clone(), metadata, audit.clone()).with_rng(child());
         Arc::new(InProcessCluster {
+            storages,
             bus,
             coordinator,
             audit,
@@ -106,6 +205,7 @@ impl InProcessClusterBuilder {
 
 /// Nodes, bus and coordinator in one process.
 pub struct InProcessCluster {
+    storages: BTreeMap<NodeId, NodeStorage>,
     bus: Arc<InMemoryBus>,
     coordinator: Coordinator,
     audit: Arc<dyn AuditLog>,
@@ -115,6 +215,7 @@ impl InProcessCluster {
     /// A builder (4 nodes, in-memory stores, OS randomness).
     pub fn builder() -> InProcessClusterBuilder {
         InProcessClusterBuilder {
+            persistence: None,
             nodes: 4,
             seed: None,
             shard_stores: BTreeMap::new(),
@@ -147,6 +248,20 @@ impl InProcessCluster {
     pub fn audit_log(&self) -> &Arc<dyn AuditLog> {
         &self.audit
     }
+
+    /// Back up a node's encrypted store (persistent clusters only) into `dir`.
+    pub async fn backup_node(&self, node: &NodeId, dir: &Path) -> Result<BackupManifest, KmsError> {
+        let storage = self
+            .storages
+            .get(node)
+            .cloned()
+            .ok_or_else(|| KmsError::InvalidRequest(format!("{node} has no persistent storage")))?;
+        let dir = dir.to_path_buf();
+        let manifest = tokio::task::spawn_blocking(move || storage.backup(&dir))
+            .await
+            .map_err(|e| KmsError::Storage(StorageError::Backend(format!("backup task failed: {e}"))))??;
+        Ok(manifest)
+    }
 }
 
 #[async_trait]
@@ -158,6 +273,9 @@ impl KmsApi for InProcessCluster {
     }
     async fn sign(&self, user: &str, key_id: &KeyId, message: &[u8]) -> Result<SignatureOutput, KmsError> {
         self.coordinator.sign(user, key_id, message).await
+    }
+    async fn list_keys(&self) -> Result<Vec<KeyMetadata>, KmsError> {
+        self.coordinator.list_keys().await
     }
     async fn get_key(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
         self.coordinator.get_key(key_id).await

@@ -295,6 +295,11 @@ impl Coordinator {
         }
     }
 
+    /// Every key's metadata.
+    pub async fn list_keys(&self) -> Result<Vec<KeyMetadata>, KmsError> {
+        Ok(self.metadata.list().await?)
+    }
+
     /// A key's metadata.
     pub async fn get_key(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
         self.metadata

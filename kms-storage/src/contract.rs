@@ -186,22 +186,22 @@ pub async fn metadata_store(s: &dyn MetadataStore, tag: &str) {
 
 pub fn audit_event(i: u64) -> AuditEvent {
     AuditEvent {
-        event_type: if i % 2 == 0 {
+        event_type: if i.is_multiple_of(2) {
             AuditEventType::KeySign
         } else {
             AuditEventType::KeyGenerate
         },
         user_id: format!("user-{i}"),
-        key_id: (i % 3 != 0).then(|| format!("key-{i}")),
+        key_id: (!i.is_multiple_of(3)).then(|| format!("key-{i}")),
         operation: format!("op {i}"),
-        result: if i % 5 == 0 {
+        result: if i.is_multiple_of(5) {
             AuditResult::Failure
         } else {
             AuditResult::Success
         },
         created_time: 1_700_000_000_000 + i,
         service_name: "kms-test".into(),
-        node_id: (i % 4 != 0).then(|| "tss1".to_string()),
+        node_id: (!i.is_multiple_of(4)).then(|| "tss1".to_string()),
         duration_ms: 10 * i,
         data_hash: format!("{i:064x}"),
         audit_trail: format!("trail with unicode é {i}"),

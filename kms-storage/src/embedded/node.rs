@@ -72,7 +72,8 @@ impl NodeStorageConfig {
 }
 
 /// A node's open storage. Holds the DEK in memory (zeroized on drop) and the open
-/// database; hands out the stores that use them.
+/// database; hands out the stores that use them. Clones share both.
+#[derive(Clone)]
 pub struct NodeStorage {
     config: NodeStorageConfig,
     db: EmbeddedDb,
@@ -174,6 +175,14 @@ impl NodeStorage {
 
     pub(crate) fn db(&self) -> &EmbeddedDb {
         &self.db
+    }
+
+    /// A 32-byte secret for one `purpose`, derived from the DEK by HKDF-SHA256. It is as
+    /// durable as the `.dek` file and unlocked by the same password, so a node keeps its
+    /// identity keys without another secret file on disk.
+    pub fn derive_secret(&self, purpose: &str) -> SecretKey {
+        self.dek
+            .derive_subkey(b"kms-node-derived-secret/v1", purpose.as_bytes())
     }
 
     pub(crate) fn dek(&self) -> &SecretKey {
