@@ -4,10 +4,12 @@
 use crate::api::{GenerateKey, KmsApi};
 use async_trait::async_trait;
 use futures::future::join_all;
+use kms_core::audit::{AuditEvent, AuditEventType, AuditResult};
 use kms_core::coordinator::Coordinator;
 use kms_core::identity::{NodeIdentity, PeerDirectory};
 use kms_core::node::TssNode;
 use kms_core::ports::{AuditLog, MetadataStore, ShardStore};
+use kms_core::ports::{Clock, SystemClock};
 use kms_core::StorageError;
 use kms_core::{KeyId, KeyMetadata, KeyStatus, KmsError, NodeId, SignatureOutput};
 use kms_storage::memory::{MemoryAuditLog, MemoryMetadataStore, MemoryShardStore};
@@ -132,6 +134,16 @@ impl InProcessClusterBuilder {
             ));
         }
         let cluster = self.assemble(identities, storages);
+        for node in cluster.nodes() {
+            cluster
+                .record(
+                    AuditEventType::NodeStart,
+                    Some(node),
+                    "open",
+                    "node storage unlocked",
+                )
+                .await?;
+        }
         cluster.coordinator.recover().await?;
         Ok(cluster)
     }
@@ -256,11 +268,42 @@ impl InProcessCluster {
             .get(node)
             .cloned()
             .ok_or_else(|| KmsError::InvalidRequest(format!("{node} has no persistent storage")))?;
-        let dir = dir.to_path_buf();
-        let manifest = tokio::task::spawn_blocking(move || storage.backup(&dir))
+        let target = dir.to_path_buf();
+        let manifest = tokio::task::spawn_blocking(move || storage.backup(&target))
             .await
             .map_err(|e| KmsError::Storage(StorageError::Backend(format!("backup task failed: {e}"))))??;
+        self.record(
+            AuditEventType::BackupCreate,
+            Some(node),
+            "backup",
+            &format!("to {}", dir.display()),
+        )
+        .await?;
         Ok(manifest)
+    }
+
+    async fn record(
+        &self,
+        event_type: AuditEventType,
+        node: Option<&NodeId>,
+        operation: &str,
+        trail: &str,
+    ) -> Result<(), KmsError> {
+        let event = AuditEvent {
+            event_type,
+            user_id: "system".into(),
+            key_id: None,
+            operation: operation.into(),
+            result: AuditResult::Success,
+            created_time: SystemClock.now_ms(),
+            service_name: "kms-in-process-cluster".into(),
+            node_id: node.map(|n| n.to_string()),
+            duration_ms: 0,
+            data_hash: String::new(),
+            audit_trail: trail.into(),
+        };
+        self.audit.append(event).await?;
+        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 //! and changes nothing; a node restored from backup signs.
 
 use kms_client::{GenerateKey, InProcessCluster, KmsClient};
-use kms_core::audit::verify_chain;
+use kms_core::audit::{verify_chain, AuditEventType};
 use kms_core::{Algorithm, KmsError, NodeId, StorageError};
 use std::path::Path;
 use std::sync::Arc;
@@ -75,11 +75,16 @@ async fn keys_survive_a_restart_and_a_wrong_password_changes_nothing() {
         ));
     }
     let records = cluster.audit_log().records().await.unwrap();
-    assert_eq!(
-        records.len(),
-        4,
-        "two generations and two signatures, across restarts"
-    );
+    let kinds: Vec<AuditEventType> = records.iter().map(|r| r.event.event_type).collect();
+    let starts = vec![AuditEventType::NodeStart; 4];
+    let expected: Vec<AuditEventType> = [
+        starts.clone(),
+        vec![AuditEventType::KeyGenerate, AuditEventType::KeyGenerate],
+        starts,
+        vec![AuditEventType::KeySign, AuditEventType::KeySign],
+    ]
+    .concat();
+    assert_eq!(kinds, expected, "every operation, across restarts, in one chain");
     verify_chain(&records).unwrap();
 }
 
@@ -112,6 +117,11 @@ async fn a_node_restored_from_backup_signs() {
     cluster.stop_node(&key.holders[1].node);
     let sig = client.sign(&key.key_id, b"restored").await.unwrap();
     assert!(sig.signers.contains(&restored));
+    let records = cluster.audit_log().records().await.unwrap();
+    assert!(records
+        .iter()
+        .any(|r| r.event.event_type == AuditEventType::BackupCreate
+            && r.event.node_id.as_deref() == Some(restored.as_str())));
     let vk = ed25519_dalek::VerifyingKey::from_bytes(
         hex::decode(&key.public_key)
             .unwrap()
