@@ -114,4 +114,24 @@ impl Threshold {
     pub fn contains(&self, p: PartyIndex) -> bool {
         p.get() <= self.parties
     }
+
+    /// Validate a signer set for this key: no duplicate, every signer a holder, at least
+    /// `threshold` of them. (Whether the local party is in it is the inbox's check.)
+    pub fn signer_set(
+        &self,
+        signers: &[PartyIndex],
+    ) -> Result<std::collections::BTreeSet<PartyIndex>, crate::ProtocolError> {
+        let set: std::collections::BTreeSet<PartyIndex> = signers.iter().copied().collect();
+        let bad = |m: String| Err(crate::ProtocolError::InvalidParameters(m));
+        if set.len() != signers.len() {
+            return bad("signer set has a duplicate".into());
+        }
+        if let Some(p) = set.iter().find(|p| !self.contains(**p)) {
+            return bad(format!("{p} does not hold a share of this key"));
+        }
+        if set.len() < usize::from(self.threshold) {
+            return bad(format!("{} signers, the key needs {}", set.len(), self.threshold));
+        }
+        Ok(set)
+    }
 }

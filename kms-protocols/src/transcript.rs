@@ -54,3 +54,45 @@ impl Transcript {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_boundaries_and_domains_change_the_challenge() {
+        let c = |domain: &'static [u8], items: &[(&[u8], &[u8])]| {
+            let mut t = Transcript::new(domain);
+            for (l, d) in items {
+                t.append(l, d);
+            }
+            t.challenge(b"c")
+        };
+        let base = c(b"d", &[(b"a", b"bc")]);
+        assert_ne!(base, c(b"d", &[(b"ab", b"c")]), "label/data boundary is encoded");
+        assert_ne!(
+            base,
+            c(b"d", &[(b"a", b"b"), (b"", b"c")]),
+            "item count is encoded"
+        );
+        assert_ne!(base, c(b"e", &[(b"a", b"bc")]), "domain separates");
+        assert_eq!(base, c(b"d", &[(b"a", b"bc")]), "deterministic");
+    }
+
+    #[test]
+    fn proofs_are_bound_to_session_and_prover() {
+        let p1 = PartyIndex::new(1).unwrap();
+        let p2 = PartyIndex::new(2).unwrap();
+        let s1 = SessionId([1; 32]);
+        let s2 = SessionId([2; 32]);
+        let c = |s: &SessionId, p| Transcript::for_proof(b"x", s, p).challenge(b"c");
+        assert_ne!(c(&s1, p1), c(&s2, p1));
+        assert_ne!(c(&s1, p1), c(&s1, p2));
+    }
+
+    #[test]
+    fn successive_challenges_differ() {
+        let mut t = Transcript::new(b"d");
+        assert_ne!(t.challenge(b"c"), t.challenge(b"c"));
+    }
+}

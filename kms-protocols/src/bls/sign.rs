@@ -32,7 +32,7 @@ use crate::transcript::Transcript;
 use crate::vss::lagrange_at_zero;
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use zeroize::Zeroize;
 
 const ROUNDS: &[RoundKind] = &[RoundKind::Broadcast];
@@ -119,21 +119,7 @@ impl Signing {
     ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
         let threshold = share.threshold();
         let me = share.index();
-        let set: BTreeSet<PartyIndex> = signers.iter().copied().collect();
-        let bad = |m: String| Err(ProtocolError::InvalidParameters(m));
-        if set.len() != signers.len() {
-            return bad("duplicate signer".into());
-        }
-        if let Some(p) = set.iter().find(|p| !threshold.contains(**p)) {
-            return bad(format!("{p} does not hold a share of this key"));
-        }
-        if set.len() < usize::from(threshold.threshold) {
-            return bad(format!(
-                "{} signers, the key needs {}",
-                set.len(),
-                threshold.threshold
-            ));
-        }
+        let set = threshold.signer_set(signers)?;
         let protocol = ProtocolId {
             scheme: Scheme::Bls,
             phase: Phase::Sign,

@@ -32,7 +32,7 @@ use curve25519_dalek::Scalar;
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha512};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -293,21 +293,7 @@ pub(crate) fn start_sign_with_randomness(
 ) -> Result<(Signing, Vec<Envelope>), ProtocolError> {
     let me = share.index();
     let threshold = share.threshold();
-    let set: BTreeSet<PartyIndex> = signers.iter().copied().collect();
-    let bad = |m: String| Err(ProtocolError::InvalidParameters(m));
-    if set.len() != signers.len() {
-        return bad("signer set has a duplicate".into());
-    }
-    if let Some(p) = set.iter().find(|p| !threshold.contains(**p)) {
-        return bad(format!("{p} does not hold a share of this key"));
-    }
-    if set.len() < usize::from(threshold.threshold) {
-        return bad(format!(
-            "{} signers, the key needs {}",
-            set.len(),
-            threshold.threshold
-        ));
-    }
+    let set = threshold.signer_set(signers)?;
     let protocol = ProtocolId {
         scheme: Scheme::Eddsa,
         phase: Phase::Sign,
