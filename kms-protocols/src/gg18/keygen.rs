@@ -23,6 +23,7 @@ use crate::inbox::{Echo, Inbox, RoundKind};
 use crate::message::{Envelope, Phase, ProtocolId, Recipient, Scheme};
 use crate::party::{PartyIndex, SessionId, Threshold};
 use crate::schnorr::SchnorrProof;
+use crate::state_machine::{StateMachine, Step};
 use crate::transcript::Transcript;
 use crate::vss::{Commitments, Polynomial};
 use k256::{ProjectivePoint, Scalar};
@@ -161,10 +162,6 @@ impl KeygenCore {
         };
         let msg = run.inbox.envelope(1, Recipient::All, &Round1 { commitment });
         Ok((run, vec![msg]))
-    }
-
-    pub(crate) fn party(&self) -> PartyIndex {
-        self.inbox.me()
     }
 
     fn round1(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
@@ -353,12 +350,25 @@ impl KeygenCore {
         out
     }
 
-    /// Feed one message; `Ok(Some(_))` once the DKG is complete.
-    pub(crate) fn handle<R: RngCore + CryptoRng>(
+    fn abort(&mut self) {
+        self.inbox.finish();
+        self.polynomial = None;
+        self.secret.zeroize();
+    }
+}
+
+impl StateMachine for KeygenCore {
+    type Output = KeygenOutput;
+
+    fn party(&self) -> PartyIndex {
+        self.inbox.me()
+    }
+
+    fn handle<R: RngCore + CryptoRng>(
         &mut self,
         msg: Envelope,
         rng: &mut R,
-    ) -> Result<(Vec<Envelope>, Option<KeygenOutput>), ProtocolError> {
+    ) -> Result<Step<KeygenOutput>, ProtocolError> {
         self.inbox.accept(msg)?;
         let mut outgoing = Vec::new();
         while self.inbox.current_complete() {
@@ -370,7 +380,7 @@ impl KeygenCore {
                 3 => self.round3(msgs, rng),
                 4 => self.round4(msgs),
                 _ => match self.round5(msgs) {
-                    Ok(out) => return Ok((outgoing, Some(out))),
+                    Ok(out) => return Ok(Step::done(outgoing, out)),
                     Err(e) => Err(e),
                 },
             };
@@ -382,18 +392,211 @@ impl KeygenCore {
                 }
             }
         }
-        Ok((outgoing, None))
-    }
-
-    fn abort(&mut self) {
-        self.inbox.finish();
-        self.polynomial = None;
-        self.secret.zeroize();
+        Ok(Step::send(outgoing))
     }
 }
 
 impl Drop for KeygenCore {
     fn drop(&mut self) {
         self.secret.zeroize();
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::gg18::test_support::{honest, p, rewrite, run, set_echo, Failure, Tamper};
+    use crate::vss::lagrange_at_zero;
+    use rand_chacha::rand_core::SeedableRng;
+
+    pub(crate) const CONTEXT: [u8; 32] = [0xAA; 32];
+
+    fn keygen(
+        t: u16,
+        n: u16,
+        seed: u64,
+        cheater: u16,
+        tamper: &mut Tamper<'_>,
+    ) -> Result<BTreeMap<PartyIndex, KeygenOutput>, Failure> {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        let session = SessionId([seed as u8; 32]);
+        let th = Threshold::new(t, n).unwrap();
+        let mut runs = BTreeMap::new();
+        let mut first = Vec::new();
+        for i in PartyIndex::range(n) {
+            let (r, m) = KeygenCore::start(session, th, i, CONTEXT, &mut rng).unwrap();
+            runs.insert(i, r);
+            first.extend(m);
+        }
+        let cheaters: Vec<PartyIndex> = PartyIndex::new(cheater).into_iter().collect();
+        run(runs, first, seed, &cheaters, tamper)
+    }
+
+    fn blamed(r: Result<BTreeMap<PartyIndex, KeygenOutput>, Failure>) -> (PartyIndex, Fault) {
+        let f = r.err().expect("the run must fail");
+        match f.error {
+            ProtocolError::Culprit { party, fault } => (party, fault),
+            e => panic!("expected a culprit, got {e:?}"),
+        }
+    }
+
+    #[test]
+    fn honest_run_agrees_and_interpolates_in_the_exponent() {
+        let out = keygen(2, 3, 1, 0, &mut honest).unwrap();
+        let first = &out[&p(1)];
+        for o in out.values() {
+            assert_eq!(o.public_key, first.public_key);
+            assert_eq!(o.public_shares, first.public_shares);
+        }
+        for (i, o) in &out {
+            assert_eq!(Secp256k1::mul_base(&o.secret), o.public_shares[i]);
+        }
+        // Any 2 public shares interpolate to the public key (no secret is combined).
+        for set in [[p(1), p(2)], [p(1), p(3)], [p(2), p(3)]] {
+            let y = set.iter().fold(ProjectivePoint::IDENTITY, |acc, j| {
+                acc + first.public_shares[j] * lagrange_at_zero::<Secp256k1>(*j, &set).unwrap()
+            });
+            assert_eq!(y, first.public_key);
+        }
+    }
+
+    #[test]
+    fn seeded_runs_are_deterministic() {
+        let a = keygen(2, 3, 5, 0, &mut honest).unwrap();
+        let b = keygen(2, 3, 5, 0, &mut honest).unwrap();
+        assert_eq!(a[&p(1)].public_key, b[&p(1)].public_key);
+    }
+
+    #[test]
+    fn bad_decommitment_names_the_dealer() {
+        let mut t = rewrite::<Round2>(2, 2, |m, _| m.blind[0] ^= 1);
+        assert_eq!(blamed(keygen(2, 3, 2, 2, &mut t)), (p(2), Fault::BadDecommitment));
+    }
+
+    /// Replace party 2's Feldman commitments by `vss`, with a matching commitment, so
+    /// the decommitment opens and the checks behind it are reached.
+    fn replace_vss(vss: Vec<Vec<u8>>) -> impl FnMut(&mut Envelope, PartyIndex) -> Vec<Envelope> {
+        move |env: &mut Envelope, _| {
+            if env.sender == p(2) && env.round == 1 {
+                let c = commit(&env.session, p(2), &CONTEXT, &vss, &[7; 32]);
+                env.payload = crate::message::encode(&Round1 { commitment: c });
+            }
+            if env.sender == p(2) && env.round == 2 {
+                let mut m: Round2 = crate::message::decode_payload(&env.payload).unwrap();
+                m.vss = vss.clone();
+                m.blind = [7; 32];
+                let c = commit(&env.session, p(2), &CONTEXT, &vss, &[7; 32]);
+                set_echo(
+                    &mut m.echo,
+                    p(2),
+                    &crate::message::encode(&Round1 { commitment: c }),
+                );
+                env.payload = crate::message::encode(&m);
+            }
+            Vec::new()
+        }
+    }
+
+    fn g(k: u64) -> Vec<u8> {
+        Secp256k1::element_to_bytes(&Secp256k1::mul_base(&Scalar::from(k)))
+    }
+
+    #[test]
+    fn wrong_length_vss_commitments_name_the_dealer() {
+        let mut t = replace_vss(vec![g(1), g(2), g(3)]);
+        assert_eq!(
+            blamed(keygen(2, 3, 3, 2, &mut t)),
+            (p(2), Fault::WrongCommitmentLength { got: 3, expected: 2 })
+        );
+        let mut t = replace_vss(vec![g(1)]);
+        assert_eq!(
+            blamed(keygen(2, 3, 3, 2, &mut t)),
+            (p(2), Fault::WrongCommitmentLength { got: 1, expected: 2 })
+        );
+    }
+
+    #[test]
+    fn invalid_and_identity_points_name_the_dealer() {
+        let mut off_curve = vec![0u8; 33];
+        off_curve[0] = 2;
+        off_curve[32] = 5;
+        let mut t = replace_vss(vec![g(1), off_curve]);
+        let (who, fault) = blamed(keygen(2, 3, 4, 2, &mut t));
+        assert_eq!(who, p(2));
+        assert!(matches!(fault, Fault::InvalidElement(_)), "{fault:?}");
+        let mut t = replace_vss(vec![vec![0u8; 33], g(2)]);
+        let (who, fault) = blamed(keygen(2, 3, 4, 2, &mut t));
+        assert_eq!(who, p(2));
+        assert!(matches!(fault, Fault::InvalidElement(_)), "{fault:?}");
+    }
+
+    #[test]
+    fn share_not_matching_commitments_names_the_dealer() {
+        let mut t = rewrite::<Round3>(3, 3, |m, env| {
+            if env.recipient == Recipient::One(p(1)) {
+                let s = Secp256k1::scalar_from_bytes(&m.share).unwrap() + Scalar::ONE;
+                m.share = Secp256k1::scalar_to_bytes(&s);
+            }
+        });
+        assert_eq!(blamed(keygen(2, 3, 5, 3, &mut t)), (p(3), Fault::InvalidShare));
+    }
+
+    #[test]
+    fn zero_share_names_the_dealer() {
+        let mut t = rewrite::<Round3>(3, 3, |m, _| m.share = vec![0; 32]);
+        let (who, fault) = blamed(keygen(2, 3, 6, 3, &mut t));
+        assert_eq!(who, p(3));
+        assert!(matches!(fault, Fault::InvalidScalar(_)), "{fault:?}");
+    }
+
+    #[test]
+    fn bad_proof_of_knowledge_names_the_prover() {
+        let mut t = rewrite::<Round4>(1, 4, |m, _| {
+            let z = Secp256k1::scalar_from_bytes(&m.proof.response).unwrap() + Scalar::ONE;
+            m.proof.response = Secp256k1::scalar_to_bytes(&z);
+        });
+        let (who, fault) = blamed(keygen(2, 3, 7, 1, &mut t));
+        assert_eq!(who, p(1));
+        assert!(matches!(fault, Fault::InvalidProof(_)), "{fault:?}");
+    }
+
+    #[test]
+    fn equivocated_broadcast_is_caught_by_the_echo() {
+        // Party 2 shows party 3 a different round-1 commitment than party 1.
+        let mut t = |env: &mut Envelope, to: PartyIndex| {
+            if env.sender == p(2) && env.round == 1 && to == p(3) {
+                env.payload = crate::message::encode(&Round1 { commitment: [1; 32] });
+            }
+            Vec::new()
+        };
+        let (who, fault) = blamed(keygen(2, 3, 8, 2, &mut t));
+        assert_eq!(who, p(2));
+        assert!(matches!(fault, Fault::InconsistentBroadcast { .. }) || fault == Fault::BadDecommitment);
+    }
+
+    #[test]
+    fn duplicate_and_wrong_round_name_the_sender() {
+        let mut t = |env: &mut Envelope, to: PartyIndex| {
+            if env.sender == p(2) && env.round == 1 && to == p(1) {
+                return vec![env.clone()];
+            }
+            Vec::new()
+        };
+        assert_eq!(
+            blamed(keygen(2, 3, 9, 2, &mut t)),
+            (p(2), Fault::Duplicate { round: 1 })
+        );
+        let mut t = |env: &mut Envelope, to: PartyIndex| {
+            if env.sender == p(3) && env.round == 3 && to == p(1) {
+                let mut stale = env.clone();
+                stale.round = 1;
+                stale.recipient = Recipient::All;
+                return vec![stale];
+            }
+            Vec::new()
+        };
+        let (who, fault) = blamed(keygen(2, 3, 10, 3, &mut t));
+        assert_eq!(who, p(3));
+        assert!(matches!(fault, Fault::WrongRound { got: 1, .. }), "{fault:?}");
     }
 }

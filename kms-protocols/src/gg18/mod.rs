@@ -6,3 +6,5 @@ mod phase5;
 pub mod secp256k1;
 pub mod sign;
 pub mod signature;
+#[cfg(test)]
+mod test_support;
