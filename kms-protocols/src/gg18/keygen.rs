@@ -16,6 +16,8 @@
 //! and verified before the DKG; this run binds a digest of it (`context`) into the
 //! commitments and the confirmation so all parties agree on whose keys they hold.
 
+use super::key_share::KeyShareOf;
+use super::mta_backend::MtaBackend;
 use super::secp256k1::Secp256k1;
 use crate::error::{Fault, ProtocolError};
 use crate::group::{decode_scalar, Group};
@@ -30,6 +32,7 @@ use k256::{ProjectivePoint, Scalar};
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
@@ -399,6 +402,108 @@ impl StateMachine for KeygenCore {
 impl Drop for KeygenCore {
     fn drop(&mut self) {
         self.secret.zeroize();
+    }
+}
+
+/// A GG18 DKG run for one party over the aux backend `M`: the core above, plus the
+/// aux material that goes into the resulting key share.
+pub struct DkgOf<M: MtaBackend> {
+    core: KeygenCore,
+    threshold: Threshold,
+    aux_secret: Arc<M::Secret>,
+    aux_peers: Arc<BTreeMap<PartyIndex, M::Public>>,
+}
+
+/// The digest of every party's aux public data, in index order.
+fn aux_context<M: MtaBackend>(
+    me: PartyIndex,
+    own: &M::Secret,
+    peers: &BTreeMap<PartyIndex, M::Public>,
+    parties: u16,
+) -> Result<[u8; 32], ProtocolError> {
+    let mut t = Transcript::new(b"gg18-keygen-aux");
+    for p in PartyIndex::range(parties) {
+        let d = if p == me {
+            M::own_digest(own)
+        } else {
+            M::public_digest(
+                peers
+                    .get(&p)
+                    .ok_or_else(|| ProtocolError::InvalidParameters(format!("no verified aux material of {p}")))?,
+            )
+        };
+        t.append_u64(b"party", u64::from(p.get()));
+        t.append(b"aux", &d);
+    }
+    let c = t.challenge(b"context");
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&c[..32]);
+    Ok(out)
+}
+
+impl<M: MtaBackend> DkgOf<M> {
+    /// Start a DKG for `me`; `peers_aux` must hold the verified aux material of exactly
+    /// the other n - 1 parties.
+    pub fn start<R: RngCore + CryptoRng>(
+        session: SessionId,
+        threshold: Threshold,
+        me: PartyIndex,
+        aux: M::Secret,
+        peers_aux: BTreeMap<PartyIndex, M::Public>,
+        rng: &mut R,
+    ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
+        Threshold::new(threshold.threshold, threshold.parties)?;
+        if !threshold.contains(me) {
+            return Err(ProtocolError::InvalidParameters(format!("{me} is not one of the parties")));
+        }
+        let expected: Vec<PartyIndex> = PartyIndex::range(threshold.parties).filter(|p| *p != me).collect();
+        if peers_aux.keys().copied().collect::<Vec<_>>() != expected {
+            return Err(ProtocolError::InvalidParameters(
+                "verified aux material must cover exactly the other parties".into(),
+            ));
+        }
+        let context = aux_context::<M>(me, &aux, &peers_aux, threshold.parties)?;
+        let (core, msgs) = KeygenCore::start(session, threshold, me, context, rng)?;
+        Ok((
+            Self {
+                core,
+                threshold,
+                aux_secret: Arc::new(aux),
+                aux_peers: Arc::new(peers_aux),
+            },
+            msgs,
+        ))
+    }
+}
+
+impl<M: MtaBackend> StateMachine for DkgOf<M> {
+    type Output = KeyShareOf<M>;
+
+    fn party(&self) -> PartyIndex {
+        self.core.party()
+    }
+
+    fn handle<R: RngCore + CryptoRng>(
+        &mut self,
+        msg: Envelope,
+        rng: &mut R,
+    ) -> Result<Step<KeyShareOf<M>>, ProtocolError> {
+        let step = self.core.handle(msg, rng)?;
+        let Some(out) = step.output else {
+            return Ok(Step::send(step.outgoing));
+        };
+        let share = KeyShareOf::new(
+            self.threshold,
+            self.core.party(),
+            out.secret,
+            out.public_key,
+            out.public_shares.clone(),
+            0,
+            Arc::clone(&self.aux_secret),
+            Arc::clone(&self.aux_peers),
+        )
+        .map_err(|e| ProtocolError::Internal(format!("resulting share: {e}")))?;
+        Ok(Step::done(step.outgoing, share))
     }
 }
 

@@ -8,3 +8,5 @@ pub mod sign;
 pub mod signature;
 #[cfg(test)]
 mod test_support;
+pub mod key_share;
+pub mod refresh;

@@ -42,6 +42,26 @@ pub trait MtaBackend {
     /// Bob's response with its proof.
     type BobMsg: Serialize + DeserializeOwned;
 
+    /// A digest of a party's aux public data, bound into the DKG so that all parties
+    /// agree on every party's Paillier key and ring-Pedersen parameters.
+    fn public_digest(public: &Self::Public) -> [u8; 32];
+
+    /// The digest of the local party's own aux public data.
+    fn own_digest(own: &Self::Secret) -> [u8; 32];
+
+    /// Encode the local aux secret for storage inside a key share.
+    fn secret_to_bytes(own: &Self::Secret) -> zeroize::Zeroizing<Vec<u8>>;
+
+    /// Decode a stored aux secret (local, authenticated storage: re-checked for form,
+    /// not re-proven).
+    fn secret_from_bytes(bytes: &[u8]) -> Result<Self::Secret, String>;
+
+    /// Encode a peer's verified aux public data for storage.
+    fn public_to_bytes(public: &Self::Public) -> Vec<u8>;
+
+    /// Decode stored, previously verified aux public data of a peer.
+    fn public_from_bytes(bytes: &[u8]) -> Result<Self::Public, String>;
+
     /// Alice encrypts `a` under her own key.
     fn alice_encrypt<R: RngCore + CryptoRng>(
         own: &Self::Secret,

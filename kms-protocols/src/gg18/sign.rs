@@ -29,6 +29,7 @@
 //! gamma_i), the 5D check fails without naming the signer; the run then aborts with
 //! [`ProtocolError::Internal`] and no signature share is revealed.
 
+use super::key_share::KeyShareOf;
 use super::mta_backend::{MtaBackend, ProofContext};
 use super::phase5::{commit_points, open_points, Phase5bProof};
 use super::secp256k1::{encode_point, scalar_from_digest, x_coordinate, Secp256k1};
@@ -37,7 +38,7 @@ use crate::error::{Fault, ProtocolError};
 use crate::group::{decode_scalar, Group};
 use crate::inbox::{Echo, Inbox, RoundKind};
 use crate::message::{Envelope, Phase, ProtocolId, Recipient, Scheme};
-use crate::party::{PartyIndex, SessionId, Threshold};
+use crate::party::{PartyIndex, SessionId};
 use crate::schnorr::SchnorrProof;
 use crate::state_machine::{StateMachine, Step};
 use crate::transcript::Transcript;
@@ -47,7 +48,6 @@ use k256::{ProjectivePoint, Scalar};
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use zeroize::Zeroize;
 
 use RoundKind::{Broadcast, P2p};
@@ -122,24 +122,6 @@ pub(crate) struct Round10 {
     pub(crate) echo: Echo,
 }
 
-/// The key material a signing run reads, taken from a key share.
-pub(crate) struct SignKey<M: MtaBackend> {
-    pub(crate) threshold: Threshold,
-    pub(crate) index: PartyIndex,
-    pub(crate) secret: Scalar,
-    pub(crate) public_key: ProjectivePoint,
-    pub(crate) public_shares: BTreeMap<PartyIndex, ProjectivePoint>,
-    pub(crate) epoch: u64,
-    pub(crate) aux_secret: Arc<M::Secret>,
-    pub(crate) aux_public: Arc<BTreeMap<PartyIndex, M::Public>>,
-}
-
-impl<M: MtaBackend> Drop for SignKey<M> {
-    fn drop(&mut self) {
-        self.secret.zeroize();
-    }
-}
-
 /// The run's secret values, zeroized on drop and on abort.
 #[derive(Default, Zeroize)]
 #[zeroize(drop)]
@@ -158,7 +140,7 @@ struct Secrets {
 
 /// One signer's GG18 signing run.
 pub struct SignRun<M: MtaBackend> {
-    key: SignKey<M>,
+    key: KeyShareOf<M>,
     inbox: Inbox,
     signers: Vec<PartyIndex>,
     hash: [u8; 32],
@@ -207,7 +189,7 @@ impl<M: MtaBackend> SignRun<M> {
     /// Start a run; returns it with its round-1 message.
     pub(crate) fn start<R: RngCore + CryptoRng>(
         session: SessionId,
-        key: SignKey<M>,
+        key: KeyShareOf<M>,
         signers: &[PartyIndex],
         hash: [u8; 32],
         rng: &mut R,
@@ -227,7 +209,10 @@ impl<M: MtaBackend> SignRun<M> {
         if let Some(p) = set.iter().find(|p| !key.threshold.contains(**p)) {
             return bad(format!("{p} does not hold a share of this key"));
         }
-        if let Some(p) = set.iter().find(|p| !key.aux_public.contains_key(p)) {
+        if !set.contains(&key.index) {
+            return bad(format!("{} is not among the signers", key.index));
+        }
+        if let Some(p) = set.iter().find(|p| **p != key.index && !key.aux_peers.contains_key(p)) {
             return bad(format!("no aux material for {p}"));
         }
         let signers: Vec<PartyIndex> = set.iter().copied().collect();
@@ -316,7 +301,7 @@ impl<M: MtaBackend> SignRun<M> {
     }
 
     fn aux(&self, p: PartyIndex) -> Result<&M::Public, ProtocolError> {
-        self.key.aux_public.get(&p).ok_or_else(|| missing("aux material"))
+        self.key.aux_peers.get(&p).ok_or_else(|| missing("aux material"))
     }
 
     /// Phase 1 received: check epochs, keep ciphertexts, prove our range to each peer.
@@ -385,7 +370,7 @@ impl<M: MtaBackend> SignRun<M> {
             let cipher = self.ciphers.get(&from).ok_or_else(|| missing("ciphertext"))?;
             let alice = self
                 .key
-                .aux_public
+                .aux_peers
                 .get(&from)
                 .ok_or_else(|| missing("aux material"))?;
             let ctx_alice = ProofContext {
@@ -445,7 +430,7 @@ impl<M: MtaBackend> SignRun<M> {
             let r3: Round3<M::BobMsg> = env.decode()?;
             let bob = self
                 .key
-                .aux_public
+                .aux_peers
                 .get(&from)
                 .ok_or_else(|| missing("aux material"))?;
             let big_w = self.big_w.get(&from).ok_or_else(|| missing("W"))?;
@@ -762,7 +747,7 @@ fn verify(pk: &ProjectivePoint, hash: &[u8; 32], sig: &EcdsaSignature) -> Result
 /// Everything public that identifies this signing: bound into every commitment and proof.
 fn run_context<M: MtaBackend>(
     session: &SessionId,
-    key: &SignKey<M>,
+    key: &KeyShareOf<M>,
     signers: &[PartyIndex],
     hash: &[u8; 32],
 ) -> Vec<u8> {
