@@ -15,6 +15,7 @@
 
 pub mod dkg;
 pub mod error;
+pub mod gg18;
 pub mod group;
 pub mod inbox;
 pub mod key_share;
