@@ -4,16 +4,15 @@
 
 use super::mta_backend::MtaBackend;
 use super::secp256k1::Secp256k1;
+
 use crate::error::ProtocolError;
 use crate::group::Group;
-use crate::message::{decode_payload, encode};
 use crate::party::{PartyIndex, Threshold};
 use k256::{ProjectivePoint, Scalar};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 /// One holder's share of a GG18 key over the aux backend `M`.
 ///
@@ -121,83 +120,6 @@ impl<M: MtaBackend> KeyShareOf<M> {
         &self.aux_secret
     }
 
-    /// Serialise for storage. The result holds the secret share and the Paillier
-    /// secret, so it is zeroized on drop; storage encrypts it before it touches a disk.
-    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let stored = Stored {
-            format: FORMAT.to_string(),
-            threshold: self.threshold,
-            index: self.index,
-            secret: Secp256k1::scalar_to_bytes(&self.secret),
-            public_key: Secp256k1::element_to_bytes(&self.public_key),
-            public_shares: self
-                .public_shares
-                .iter()
-                .map(|(p, x)| (*p, Secp256k1::element_to_bytes(x)))
-                .collect(),
-            epoch: self.epoch,
-            aux_secret: M::secret_to_bytes(&self.aux_secret).to_vec(),
-            aux_peers: self
-                .aux_peers
-                .iter()
-                .map(|(p, a)| (*p, M::public_to_bytes(a)))
-                .collect(),
-        };
-        Zeroizing::new(encode(&stored))
-    }
-
-    /// Parse and validate a stored share (as written by [`Self::to_bytes`]).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ProtocolError> {
-        let bad = |m: String| ProtocolError::InvalidParameters(format!("stored GG18 key share: {m}"));
-        let stored: Stored = decode_payload(bytes).map_err(|e| bad(e.to_string()))?;
-        if stored.format != FORMAT {
-            return Err(bad(format!("format {}, expected {FORMAT}", stored.format)));
-        }
-        let secret = Secp256k1::scalar_from_bytes(&stored.secret).ok_or_else(|| bad("secret".into()))?;
-        let point = |b: &[u8], what: &str| {
-            Secp256k1::element_from_bytes(b).ok_or_else(|| bad(what.to_string()))
-        };
-        let public_key = point(&stored.public_key, "public key")?;
-        let mut public_shares = BTreeMap::new();
-        for (p, b) in &stored.public_shares {
-            public_shares.insert(*p, point(b, "public share")?);
-        }
-        let aux_secret = M::secret_from_bytes(&stored.aux_secret).map_err(bad)?;
-        let mut aux_peers = BTreeMap::new();
-        for (p, b) in &stored.aux_peers {
-            aux_peers.insert(*p, M::public_from_bytes(b).map_err(bad)?);
-        }
-        Self::new(
-            stored.threshold,
-            stored.index,
-            secret,
-            public_key,
-            public_shares,
-            stored.epoch,
-            Arc::new(aux_secret),
-            Arc::new(aux_peers),
-        )
-    }
-}
-
-const FORMAT: &str = "gg18-secp256k1-share/v1";
-
-#[derive(Serialize, Deserialize, Zeroize)]
-#[zeroize(drop)]
-struct Stored {
-    format: String,
-    #[zeroize(skip)]
-    threshold: Threshold,
-    #[zeroize(skip)]
-    index: PartyIndex,
-    secret: Vec<u8>,
-    public_key: Vec<u8>,
-    #[zeroize(skip)]
-    public_shares: Vec<(PartyIndex, Vec<u8>)>,
-    epoch: u64,
-    aux_secret: Vec<u8>,
-    #[zeroize(skip)]
-    aux_peers: Vec<(PartyIndex, Vec<u8>)>,
 }
 
 impl<M: MtaBackend> Clone for KeyShareOf<M> {

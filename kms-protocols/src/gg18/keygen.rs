@@ -462,6 +462,11 @@ impl<M: MtaBackend> DkgOf<M> {
                 "verified aux material must cover exactly the other parties".into(),
             ));
         }
+        if let Some((p, _)) = peers_aux.iter().find(|(p, a)| M::public_party(a) != **p) {
+            return Err(ProtocolError::InvalidParameters(format!(
+                "the aux material given for {p} was proven under another party index"
+            )));
+        }
         let context = aux_context::<M>(me, &aux, &peers_aux, threshold.parties)?;
         let (core, msgs) = KeygenCore::start(session, threshold, me, context, rng)?;
         Ok((

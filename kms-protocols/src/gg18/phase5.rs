@@ -124,6 +124,12 @@ impl Phase5bProof {
         proof
     }
 
+    /// Break the proof (for the tests that play a cheating prover).
+    #[cfg(test)]
+    pub(crate) fn tamper_for_test(&mut self) {
+        self.z_l = self.z_s.clone();
+    }
+
     pub(crate) fn verify(
         &self,
         session: &SessionId,

@@ -30,7 +30,7 @@
 //! [`ProtocolError::Internal`] and no signature share is revealed.
 
 use super::key_share::KeyShareOf;
-use super::mta_backend::{MtaBackend, ProofContext};
+use super::mta_backend::{MtaBackend, MtaKind, MtaRun};
 use super::phase5::{commit_points, open_points, Phase5bProof};
 use super::secp256k1::{encode_point, scalar_from_digest, x_coordinate, Secp256k1};
 use super::signature::EcdsaSignature;
@@ -56,7 +56,7 @@ const ROUNDS: &[RoundKind] = &[
 ];
 const VERSION: u16 = 1;
 
-const GAMMA_COMMIT: &[u8] = b"gg18-sign-gamma-commitment";
+pub(crate) const GAMMA_COMMIT: &[u8] = b"gg18-sign-gamma-commitment";
 const VA_COMMIT: &[u8] = b"gg18-sign-5a-commitment";
 const UT_COMMIT: &[u8] = b"gg18-sign-5c-commitment";
 
@@ -69,7 +69,8 @@ pub(crate) struct Round1<C> {
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Round2<P> {
-    pub(crate) range_proof: P,
+    pub(crate) proof_gamma: P,
+    pub(crate) proof_w: P,
     pub(crate) echo: Echo,
 }
 
@@ -300,10 +301,6 @@ impl<M: MtaBackend> SignRun<M> {
         self.key.index
     }
 
-    fn aux(&self, p: PartyIndex) -> Result<&M::Public, ProtocolError> {
-        self.key.aux_peers.get(&p).ok_or_else(|| missing("aux material"))
-    }
-
     /// Phase 1 received: check epochs, keep ciphertexts, prove our range to each peer.
     fn round1<R: RngCore + CryptoRng>(
         &mut self,
@@ -330,22 +327,16 @@ impl<M: MtaBackend> SignRun<M> {
         let me = self.me();
         let mut out = Vec::new();
         for to in self.signers.clone().into_iter().filter(|p| *p != me) {
-            let ctx = ProofContext {
-                session: &session,
-                prover: me,
-                verifier: to,
-                extra: &self.extra,
+            let bob = self.key.aux_peers.get(&to).ok_or_else(|| missing("aux material"))?;
+            let run = |kind| MtaRun {
+                session,
+                alice: me,
+                bob: to,
+                kind,
             };
-            let range_proof = M::alice_prove(
-                &self.key.aux_secret,
-                self.aux(to)?,
-                &self.own_cipher,
-                state,
-                ctx,
-                rng,
-            );
             let r2 = Round2 {
-                range_proof,
+                proof_gamma: M::alice_prove(&self.key.aux_secret, bob, state, run(MtaKind::KGamma), rng),
+                proof_w: M::alice_prove(&self.key.aux_secret, bob, state, run(MtaKind::KW), rng),
                 echo: echo.clone(),
             };
             out.push(self.inbox.envelope(2, Recipient::One(to), &r2));
@@ -361,48 +352,39 @@ impl<M: MtaBackend> SignRun<M> {
     ) -> Result<Vec<Envelope>, ProtocolError> {
         let session = self.inbox.session();
         let me = self.me();
-        let own_w = *self.big_w.get(&me).ok_or_else(|| missing("own W"))?;
         let mut out = Vec::new();
         for (from, env) in msgs {
             let blame = culprit(from);
             let r2: Round2<M::AliceProof> = env.decode()?;
             self.inbox.check_echo(1, from, &r2.echo)?;
             let cipher = self.ciphers.get(&from).ok_or_else(|| missing("ciphertext"))?;
-            let alice = self
-                .key
-                .aux_peers
-                .get(&from)
-                .ok_or_else(|| missing("aux material"))?;
-            let ctx_alice = ProofContext {
-                session: &session,
-                prover: from,
-                verifier: me,
-                extra: &self.extra,
+            let alice = self.key.aux_peers.get(&from).ok_or_else(|| missing("aux material"))?;
+            let run = |kind| MtaRun {
+                session,
+                alice: from,
+                bob: me,
+                kind,
             };
-            M::bob_check(&self.key.aux_secret, alice, cipher, &r2.range_proof, ctx_alice).map_err(&blame)?;
-            let ctx_bob = ProofContext {
-                session: &session,
-                prover: me,
-                verifier: from,
-                extra: &self.extra,
-            };
+            let secret = &self.key.aux_secret;
             let (mta_gamma, mut beta_g) = M::bob_respond(
-                &self.key.aux_secret,
+                secret,
                 alice,
                 cipher,
+                r2.proof_gamma,
                 &self.secrets.gamma,
-                None,
-                ctx_bob,
+                false,
+                run(MtaKind::KGamma),
                 rng,
             )
             .map_err(&blame)?;
             let (mta_w, mut beta_w) = M::bob_respond(
-                &self.key.aux_secret,
+                secret,
                 alice,
                 cipher,
+                r2.proof_w,
                 &self.secrets.w,
-                Some(&own_w),
-                ctx_bob,
+                true,
+                run(MtaKind::KW),
                 rng,
             )
             .map_err(&blame)?;
@@ -410,10 +392,7 @@ impl<M: MtaBackend> SignRun<M> {
             self.secrets.beta_w += beta_w;
             beta_g.zeroize();
             beta_w.zeroize();
-            out.push(
-                self.inbox
-                    .envelope(3, Recipient::One(from), &Round3 { mta_gamma, mta_w }),
-            );
+            out.push(self.inbox.envelope(3, Recipient::One(from), &Round3 { mta_gamma, mta_w }));
         }
         Ok(out)
     }
@@ -428,36 +407,18 @@ impl<M: MtaBackend> SignRun<M> {
         for (from, env) in msgs {
             let blame = culprit(from);
             let r3: Round3<M::BobMsg> = env.decode()?;
-            let bob = self
-                .key
-                .aux_peers
-                .get(&from)
-                .ok_or_else(|| missing("aux material"))?;
             let big_w = self.big_w.get(&from).ok_or_else(|| missing("W"))?;
-            let ctx_bob = ProofContext {
-                session: &session,
-                prover: from,
-                verifier: me,
-                extra: &self.extra,
+            let run = |kind| MtaRun {
+                session,
+                alice: me,
+                bob: from,
+                kind,
             };
-            let mut alpha_g = M::alice_finish(
-                &self.key.aux_secret,
-                bob,
-                &self.own_cipher,
-                &r3.mta_gamma,
-                None,
-                ctx_bob,
-            )
-            .map_err(&blame)?;
-            let mut alpha_w = M::alice_finish(
-                &self.key.aux_secret,
-                bob,
-                &self.own_cipher,
-                &r3.mta_w,
-                Some(big_w),
-                ctx_bob,
-            )
-            .map_err(&blame)?;
+            let secret = &self.key.aux_secret;
+            let mut alpha_g = M::alice_finish(secret, &self.own_cipher, &r3.mta_gamma, None, run(MtaKind::KGamma))
+                .map_err(&blame)?;
+            let mut alpha_w = M::alice_finish(secret, &self.own_cipher, &r3.mta_w, Some(big_w), run(MtaKind::KW))
+                .map_err(&blame)?;
             self.secrets.delta += alpha_g;
             self.secrets.sigma += alpha_w;
             alpha_g.zeroize();
@@ -745,7 +706,7 @@ fn verify(pk: &ProjectivePoint, hash: &[u8; 32], sig: &EcdsaSignature) -> Result
 }
 
 /// Everything public that identifies this signing: bound into every commitment and proof.
-fn run_context<M: MtaBackend>(
+pub(crate) fn run_context<M: MtaBackend>(
     session: &SessionId,
     key: &KeyShareOf<M>,
     signers: &[PartyIndex],

@@ -114,3 +114,69 @@ pub(crate) fn set_echo(echo: &mut crate::inbox::Echo, party: PartyIndex, payload
         }
     }
 }
+
+/// Aux material for `n` parties from the 2048-bit fixture primes (test data made by the
+/// math layer's `examples/gg18_fixtures.rs`), with every proof made and verified as a
+/// deployment would: Πmod and Πprm once per node, Πfac per (prover, verifier) pair.
+/// Returns each party's secret and its map of verified peers.
+pub(crate) fn fixture_aux(
+    n: u16,
+) -> Vec<(
+    crate::gg18::aux_info::AuxSecret,
+    BTreeMap<PartyIndex, crate::gg18::aux_info::PeerAux>,
+)> {
+    use crate::gg18::aux_info::{AuxSecret, VerifiedAux};
+    use crate::gg18::bigint::BigInt;
+    let json: serde_json::Value =
+        serde_json::from_str(include_str!("../../tests/data/gg18_fixtures.json")).expect("fixture json");
+    let parties = json["parties"].as_array().expect("parties");
+    assert!(usize::from(n) <= parties.len(), "only {} fixture parties", parties.len());
+    let mut rng = ChaCha20Rng::seed_from_u64(0xA0A0);
+    let hex = |v: &serde_json::Value| BigInt::from_hex(v.as_str().expect("hex")).expect("hex");
+    let secrets: Vec<AuxSecret> = parties[..usize::from(n)]
+        .iter()
+        .map(|f| {
+            AuxSecret::from_primes(
+                &mut rng,
+                hex(&f["paillier_p"]),
+                hex(&f["paillier_q"]),
+                hex(&f["rp_p"]),
+                hex(&f["rp_q"]),
+            )
+            .expect("fixture primes")
+        })
+        .collect();
+    let ctx = |i: PartyIndex| format!("test-node-{}", i.get()).into_bytes();
+    let publics: Vec<_> = secrets
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let i = p(k as u16 + 1);
+            s.prove(&mut rng, &ctx(i), i).expect("aux proofs")
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (k, own) in secrets.iter().enumerate() {
+        let me = p(k as u16 + 1);
+        let mut peers = BTreeMap::new();
+        for (l, public) in publics.iter().enumerate() {
+            let peer = p(l as u16 + 1);
+            if peer == me {
+                continue;
+            }
+            let verified: VerifiedAux = public.verify(&ctx(peer), peer).expect("peer aux verifies");
+            // The peer proves no small factor to us under our parameters, which it
+            // accepts only after verifying our public material.
+            let ours_seen_by_peer = publics[k].verify(&ctx(me), me).expect("own aux verifies");
+            let fac = secrets[l]
+                .prove_no_small_factor(&mut rng, &ctx(peer), peer, &ours_seen_by_peer)
+                .expect("fac proof");
+            peers.insert(
+                peer,
+                verified.accept_no_small_factor(&ctx(peer), &fac, own).expect("fac verifies"),
+            );
+        }
+        out.push((own.clone(), peers));
+    }
+    out
+}
