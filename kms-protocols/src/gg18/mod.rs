@@ -7,7 +7,10 @@
 //! Every verifier step returns a [`crate::Fault`], so the protocol layer can name the
 //! sender. The backend is GMP (see docs/bigint.md); all code uses it through [`bigint`].
 
+pub mod aux_info;
 pub mod bigint;
+pub mod mta;
 pub mod paillier;
 pub mod primes;
 pub mod ring_pedersen;
+pub mod zk;
