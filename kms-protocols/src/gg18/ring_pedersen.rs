@@ -201,7 +201,14 @@ impl RingPedersenSecret {
     /// A secret with arbitrary (possibly malformed) public values, for soundness tests
     /// of the parameter proof: a cheating prover's view.
     #[cfg(test)]
-    pub(crate) fn forged(n: BigInt, h1: BigInt, h2: BigInt, order: BigInt, lambda: BigInt) -> Self {
+    pub(crate) fn forged(
+        n: BigInt,
+        h1: BigInt,
+        h2: BigInt,
+        order: BigInt,
+        lambda: BigInt,
+        lambda_inv: BigInt,
+    ) -> Self {
         let public = RingPedersen {
             n: Modulus::new(n).unwrap_or_else(|| unreachable!()),
             h1,
@@ -210,7 +217,7 @@ impl RingPedersenSecret {
         Self {
             p: BigInt::zero(),
             q: BigInt::zero(),
-            lambda_inv: order.clone(),
+            lambda_inv,
             order,
             lambda,
             public,

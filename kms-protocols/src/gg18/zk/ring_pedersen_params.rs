@@ -162,3 +162,131 @@ fn check_round(n: &Modulus, t: &BigInt, s: &BigInt, a: &BigInt, z: &BigInt, e: b
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    /// N~ and p'q' from the first fixture party's safe primes, and p~, q~.
+    fn fixture() -> (BigInt, BigInt, BigInt, BigInt) {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../../../tests/data/gg18_fixtures.json")).expect("json");
+        let get = |k: &str| BigInt::from_hex(v["parties"][0][k].as_str().expect("hex")).expect("hex");
+        let (p, q) = (get("rp_p"), get("rp_q"));
+        let two = BigInt::from_u64(2);
+        let order = (&p - &BigInt::one()).div_floor(&two).expect("p")
+            * (&q - &BigInt::one()).div_floor(&two).expect("q");
+        (&p * &q, order, p, q)
+    }
+
+    fn session() -> SessionId {
+        SessionId::derive(b"prm-test")
+    }
+
+    fn prover() -> PartyIndex {
+        PartyIndex::new(1).expect("1")
+    }
+
+    /// Run the prover's algorithm on (possibly malformed) parameters with the claimed
+    /// exponents, and verify as a peer would (form check included).
+    fn forge_and_verify(
+        rng: &mut ChaCha20Rng,
+        h1: BigInt,
+        h2: BigInt,
+        lambda: BigInt,
+        lambda_inv: BigInt,
+    ) -> Result<(), Fault> {
+        let (n, order, _, _) = fixture();
+        // The forger reduces mod 2p'q' (a multiple of every element's order), so its
+        // responses are right whenever it knows a true discrete log.
+        let order = order * BigInt::from_u64(2);
+        let secret = RingPedersenSecret::forged(n.clone(), h1.clone(), h2.clone(), order, lambda, lambda_inv);
+        let proof = RingPedersenProof::prove(rng, &session(), prover(), &secret);
+        let rp = RingPedersen::check(&crate::gg18::ring_pedersen::RingPedersenParams { n, h1, h2 })?;
+        proof.verify(&session(), prover(), &rp)
+    }
+
+    fn qr_generator(rng: &mut ChaCha20Rng, n: &Modulus) -> BigInt {
+        loop {
+            let r = n.random_unit(rng);
+            let h = n.mul(&r, &r);
+            if (&h - &BigInt::one()).gcd(n.value()) == BigInt::one() {
+                return h;
+            }
+        }
+    }
+
+    #[test]
+    fn honest_parameters_pass_the_forger_harness() {
+        // Guards the harness: with well-formed values the same path verifies.
+        let mut rng = ChaCha20Rng::seed_from_u64(20);
+        let (n, order, _, _) = fixture();
+        let nm = Modulus::new(n).expect("odd");
+        let om = Modulus::new(order).expect("odd");
+        let h1 = qr_generator(&mut rng, &nm);
+        let lambda = om.random_unit(&mut rng);
+        let lambda_inv = om.inv(&lambda).expect("unit");
+        let h2 = nm.pow(&h1, &lambda).expect("pow");
+        forge_and_verify(&mut rng, h1, h2, lambda, lambda_inv).expect("honest verifies");
+    }
+
+    #[test]
+    fn h2_outside_the_group_of_h1_is_rejected() {
+        let mut rng = ChaCha20Rng::seed_from_u64(21);
+        let (n, order, _, _) = fixture();
+        let nm = Modulus::new(n.clone()).expect("odd");
+        let om = Modulus::new(order).expect("odd");
+        let h1 = qr_generator(&mut rng, &nm);
+        let lambda = om.random_unit(&mut rng);
+        let lambda_inv = om.inv(&lambda).expect("unit");
+        // h2 = -h1^λ: -1 is a non-residue mod a safe-prime product, so h2 ∉ <h1>.
+        let h2 = nm.mul(&nm.pow(&h1, &lambda).expect("pow"), &(&n - &BigInt::one()));
+        let err = forge_and_verify(&mut rng, h1, h2, lambda, lambda_inv).unwrap_err();
+        assert!(matches!(err, Fault::InvalidProof(_)), "{err}");
+    }
+
+    /// The element = 1 mod p~ and = -1 mod q~ (order 2, not ±1).
+    fn order_two(p: &BigInt, q: &BigInt, nm: &Modulus) -> BigInt {
+        let qm = Modulus::new(q.clone()).expect("odd");
+        let k = qm.mul(&(-&BigInt::from_u64(2)), &qm.inv(p).expect("unit"));
+        let x = nm.reduce(&(BigInt::one() + &(p * &k)));
+        assert_eq!(nm.mul(&x, &x), BigInt::one());
+        x
+    }
+
+    #[test]
+    fn h1_of_small_order_is_rejected() {
+        let mut rng = ChaCha20Rng::seed_from_u64(22);
+        let (n, order, p, q) = fixture();
+        let nm = Modulus::new(n).expect("odd");
+        // h1 of order 2 (not ±1, so the form check passes).
+        let h1 = order_two(&p, &q, &nm);
+        let h2 = qr_generator(&mut rng, &nm);
+        let om = Modulus::new(order).expect("odd");
+        let lambda = om.random_unit(&mut rng);
+        let err = forge_and_verify(&mut rng, h1, h2, lambda.clone(), lambda).unwrap_err();
+        assert!(matches!(err, Fault::InvalidProof(_)), "{err}");
+    }
+
+    #[test]
+    fn known_small_order_h2_inside_the_group_of_h1_is_rejected() {
+        let mut rng = ChaCha20Rng::seed_from_u64(23);
+        let (n, order, p, q) = fixture();
+        let nm = Modulus::new(n).expect("odd");
+        // h1 = x·g (x of order 2, g of order p'q') has order 2p'q'; h2 = h1^(p'q') = x
+        // has order 2 and lies in <h1>, so the prover knows λ = p'q' for "h2 ∈ <h1>",
+        // but cannot show h1 ∈ <h2>.
+        let x = order_two(&p, &q, &nm);
+        let g = qr_generator(&mut rng, &nm);
+        let h1 = nm.mul(&g, &x);
+        let h2 = nm.pow(&h1, &order).expect("pow");
+        assert_eq!(h2, x);
+        let err = forge_and_verify(&mut rng, h1, h2, order.clone(), order).unwrap_err();
+        assert!(
+            matches!(err, Fault::InvalidProof(ref m) if m.contains("h1 is not shown")),
+            "{err}"
+        );
+    }
+}
