@@ -72,7 +72,10 @@ fn main() {
         );
     }
     println!("  ],");
-    println!("  \"small_factor_p\": {},", hex(&(BigInt::pow2(61) - BigInt::one())));
+    println!(
+        "  \"small_factor_p\": {},",
+        hex(&(BigInt::pow2(61) - BigInt::one()))
+    );
     println!("  \"small_factor_q\": {},", hex(&big));
     println!("  \"non_blum_p\": {}", hex(&non_blum));
     println!("}}");

@@ -174,6 +174,18 @@ impl BigInt {
         Some(Self(self.0.modulus(&m.0)))
     }
 
+    /// self^-1 mod m for any m > 1 (also even); `None` if not invertible.
+    pub fn invert_mod(&self, m: &Self) -> Option<Self> {
+        if m.0 <= Mpz::one() {
+            return None;
+        }
+        let r = self.0.modulus(&m.0);
+        if r.is_zero() {
+            return None;
+        }
+        r.invert(&m.0).map(Self)
+    }
+
     /// Probable-primality test (GMP's Baillie-PSW plus `reps` Miller-Rabin rounds with
     /// GMP's deterministic bases). For checking public values; [`super::primes`] tests
     /// secret candidates with random bases.
@@ -475,14 +487,17 @@ mod tests {
     #[test]
     fn pow_sec_matches_pow() {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let m = Modulus::new(BigInt::random_bits(&mut rng, 512) * BigInt::from_u64(2) + BigInt::one())
-            .unwrap();
+        let m =
+            Modulus::new(BigInt::random_bits(&mut rng, 512) * BigInt::from_u64(2) + BigInt::one()).unwrap();
         for _ in 0..8 {
             let b = BigInt::random_bits(&mut rng, 600);
             let e = BigInt::random_bits(&mut rng, 300);
             assert_eq!(m.pow(&b, &e), m.pow_sec(&b, &e));
         }
-        assert_eq!(m.pow_sec(&BigInt::from_u64(5), &BigInt::zero()), Some(BigInt::one()));
+        assert_eq!(
+            m.pow_sec(&BigInt::from_u64(5), &BigInt::zero()),
+            Some(BigInt::one())
+        );
     }
 
     #[test]

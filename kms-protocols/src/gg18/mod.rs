@@ -11,10 +11,13 @@
 //! top: [`keygen`] (DKG), [`sign`] (signing phases 1-6), [`refresh`], with the key share
 //! in [`key_share`] and the output signature in [`signature`].
 
+pub mod aux_info;
 pub mod bigint;
+pub mod mta;
 pub mod paillier;
 pub mod primes;
 pub mod ring_pedersen;
+pub mod zk;
 
 pub mod key_share;
 pub mod keygen;

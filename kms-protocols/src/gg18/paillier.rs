@@ -34,10 +34,9 @@ impl PaillierPublic {
                 n.bits()
             )));
         }
-        let nn = Modulus::new(&n * &n)
-            .ok_or_else(|| Fault::InvalidProof("Paillier modulus is even".into()))?;
-        let n = Modulus::new(n)
-            .ok_or_else(|| Fault::InvalidProof("Paillier modulus is even".into()))?;
+        let nn =
+            Modulus::new(&n * &n).ok_or_else(|| Fault::InvalidProof("Paillier modulus is even".into()))?;
+        let n = Modulus::new(n).ok_or_else(|| Fault::InvalidProof("Paillier modulus is even".into()))?;
         Ok(Self { n, nn })
     }
 
@@ -58,7 +57,8 @@ impl PaillierPublic {
 
     /// Γ^m mod N^2 = 1 + m·N (no exponentiation needed); `m` may be any integer.
     pub fn gamma_pow(&self, m: &BigInt) -> BigInt {
-        self.nn.reduce(&(BigInt::one() + self.n.reduce(m) * self.n.value()))
+        self.nn
+            .reduce(&(BigInt::one() + self.n.reduce(m) * self.n.value()))
     }
 
     /// A fresh nonce r with r^N mod N^2 precomputed (constant-time: r is secret).
@@ -80,11 +80,7 @@ impl PaillierPublic {
     }
 
     /// Encrypt `m` with a fresh nonce; returns the nonce too (proofs need r).
-    pub fn encrypt<R: RngCore + CryptoRng>(
-        &self,
-        rng: &mut R,
-        m: &BigInt,
-    ) -> (Ciphertext, EncryptionNonce) {
+    pub fn encrypt<R: RngCore + CryptoRng>(&self, rng: &mut R, m: &BigInt) -> (Ciphertext, EncryptionNonce) {
         let nonce = self.precompute_nonce(rng);
         (self.encrypt_with(m, &nonce), nonce)
     }
@@ -187,7 +183,11 @@ impl Drop for Crt {
 
 impl fmt::Debug for PaillierSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PaillierSecret(N: {} bits, <redacted>)", self.public.n().bits())
+        write!(
+            f,
+            "PaillierSecret(N: {} bits, <redacted>)",
+            self.public.n().bits()
+        )
     }
 }
 
@@ -220,7 +220,9 @@ impl PaillierSecret {
             .and_then(|l| q_mod.inv(&l))
             .ok_or_else(|| bad("q does not give an invertible L_q"))?;
         let q_inv_p = p_mod.inv(&q).ok_or_else(|| bad("q not invertible mod p"))?;
-        let qq_inv_pp = pp.inv(qq.value()).ok_or_else(|| bad("q^2 not invertible mod p^2"))?;
+        let qq_inv_pp = pp
+            .inv(qq.value())
+            .ok_or_else(|| bad("q^2 not invertible mod p^2"))?;
         let n_mod_phi_pp = public.n().rem_floor(&(&p * &p1)).ok_or_else(|| bad("p"))?;
         let n_mod_phi_qq = public.n().rem_floor(&(&q * &q1)).ok_or_else(|| bad("q"))?;
         let phi = &p1 * &q1;
@@ -262,18 +264,6 @@ impl PaillierSecret {
         &self.q
     }
 
-    pub(crate) fn p_modulus(&self) -> &Modulus {
-        &self.crt.p_mod
-    }
-
-    pub(crate) fn q_modulus(&self) -> &Modulus {
-        &self.crt.q_mod
-    }
-
-    pub(crate) fn phi(&self) -> &BigInt {
-        &self.crt.phi
-    }
-
     /// Combine residues mod p and mod q into the residue mod N.
     pub(crate) fn crt_combine(&self, xp: &BigInt, xq: &BigInt) -> BigInt {
         let h = self.crt.p_mod.mul(&(xp - xq), &self.crt.q_inv_p);
@@ -297,11 +287,7 @@ impl PaillierSecret {
     }
 
     /// Encrypt under one's own key (CRT for r^N).
-    pub fn encrypt<R: RngCore + CryptoRng>(
-        &self,
-        rng: &mut R,
-        m: &BigInt,
-    ) -> (Ciphertext, EncryptionNonce) {
+    pub fn encrypt<R: RngCore + CryptoRng>(&self, rng: &mut R, m: &BigInt) -> (Ciphertext, EncryptionNonce) {
         let nonce = self.precompute_nonce(rng);
         (self.public.encrypt_with(m, &nonce), nonce)
     }
@@ -311,16 +297,14 @@ impl PaillierSecret {
     /// garbage, never panics. The result is in `[0, N)`.
     pub fn decrypt(&self, c: &Ciphertext) -> BigInt {
         let k = &self.crt;
-        let lp = k
-            .pp
-            .pow_sec(&c.0, &k.p1)
-            .and_then(|x| l_function(&x, &self.p))
-            .unwrap_or_else(BigInt::zero);
-        let lq = k
-            .qq
-            .pow_sec(&c.0, &k.q1)
-            .and_then(|x| l_function(&x, &self.q))
-            .unwrap_or_else(BigInt::zero);
+        let lp =
+            k.pp.pow_sec(&c.0, &k.p1)
+                .and_then(|x| l_function(&x, &self.p))
+                .unwrap_or_else(BigInt::zero);
+        let lq =
+            k.qq.pow_sec(&c.0, &k.q1)
+                .and_then(|x| l_function(&x, &self.q))
+                .unwrap_or_else(BigInt::zero);
         let mp = k.p_mod.mul(&lp, &k.hp);
         let mq = k.q_mod.mul(&lq, &k.hq);
         self.crt_combine(&mp, &mq)

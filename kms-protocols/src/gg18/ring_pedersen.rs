@@ -125,7 +125,11 @@ pub struct RingPedersenSecret {
 
 impl fmt::Debug for RingPedersenSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RingPedersenSecret(N~: {} bits, <redacted>)", self.public.n.bits())
+        write!(
+            f,
+            "RingPedersenSecret(N~: {} bits, <redacted>)",
+            self.public.n.bits()
+        )
     }
 }
 
@@ -194,7 +198,29 @@ impl RingPedersenSecret {
         &self.lambda_inv
     }
 
-    pub(crate) fn primes(&self) -> (&BigInt, &BigInt) {
-        (&self.p, &self.q)
+    /// A secret with arbitrary (possibly malformed) public values, for soundness tests
+    /// of the parameter proof: a cheating prover's view.
+    #[cfg(test)]
+    pub(crate) fn forged(
+        n: BigInt,
+        h1: BigInt,
+        h2: BigInt,
+        order: BigInt,
+        lambda: BigInt,
+        lambda_inv: BigInt,
+    ) -> Self {
+        let public = RingPedersen {
+            n: Modulus::new(n).unwrap_or_else(|| unreachable!()),
+            h1,
+            h2,
+        };
+        Self {
+            p: BigInt::zero(),
+            q: BigInt::zero(),
+            lambda_inv,
+            order,
+            lambda,
+            public,
+        }
     }
 }
