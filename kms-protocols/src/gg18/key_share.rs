@@ -70,11 +70,16 @@ impl<M: MtaBackend> KeyShareOf<M> {
             return bad("public shares do not cover exactly parties 1..=n");
         }
         if self.public_key == ProjectivePoint::IDENTITY
-            || self.public_shares.values().any(|x| *x == ProjectivePoint::IDENTITY)
+            || self
+                .public_shares
+                .values()
+                .any(|x| *x == ProjectivePoint::IDENTITY)
         {
             return bad("identity public key or public share");
         }
-        if Secp256k1::is_zero(&self.secret) || Secp256k1::mul_base(&self.secret) != self.public_shares[&self.index] {
+        if Secp256k1::is_zero(&self.secret)
+            || Secp256k1::mul_base(&self.secret) != self.public_shares[&self.index]
+        {
             return bad("secret does not match its public share");
         }
         let peers: Vec<PartyIndex> = PartyIndex::range(self.threshold.parties)
@@ -119,7 +124,6 @@ impl<M: MtaBackend> KeyShareOf<M> {
     pub fn aux_secret(&self) -> &M::Secret {
         &self.aux_secret
     }
-
 }
 
 impl<M: MtaBackend> Clone for KeyShareOf<M> {

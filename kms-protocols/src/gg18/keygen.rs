@@ -426,11 +426,9 @@ fn aux_context<M: MtaBackend>(
         let d = if p == me {
             M::own_digest(own)
         } else {
-            M::public_digest(
-                peers
-                    .get(&p)
-                    .ok_or_else(|| ProtocolError::InvalidParameters(format!("no verified aux material of {p}")))?,
-            )
+            M::public_digest(peers.get(&p).ok_or_else(|| {
+                ProtocolError::InvalidParameters(format!("no verified aux material of {p}"))
+            })?)
         };
         t.append_u64(b"party", u64::from(p.get()));
         t.append(b"aux", &d);
@@ -454,9 +452,13 @@ impl<M: MtaBackend> DkgOf<M> {
     ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
         Threshold::new(threshold.threshold, threshold.parties)?;
         if !threshold.contains(me) {
-            return Err(ProtocolError::InvalidParameters(format!("{me} is not one of the parties")));
+            return Err(ProtocolError::InvalidParameters(format!(
+                "{me} is not one of the parties"
+            )));
         }
-        let expected: Vec<PartyIndex> = PartyIndex::range(threshold.parties).filter(|p| *p != me).collect();
+        let expected: Vec<PartyIndex> = PartyIndex::range(threshold.parties)
+            .filter(|p| *p != me)
+            .collect();
         if peers_aux.keys().copied().collect::<Vec<_>>() != expected {
             return Err(ProtocolError::InvalidParameters(
                 "verified aux material must cover exactly the other parties".into(),

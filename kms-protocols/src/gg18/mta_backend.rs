@@ -129,10 +129,7 @@ fn context(run: &MtaRun) -> MtaContext<'static> {
     }
 }
 
-fn digest(
-    n: &super::bigint::BigInt,
-    rp: &super::ring_pedersen::RingPedersen,
-) -> [u8; 32] {
+fn digest(n: &super::bigint::BigInt, rp: &super::ring_pedersen::RingPedersen) -> [u8; 32] {
     let mut t = Transcript::new(b"gg18-aux-digest");
     n.append_to(&mut t, b"paillier-n");
     rp.append_to(&mut t, b"ring-pedersen");

@@ -34,6 +34,7 @@ pub(crate) fn commit_points(
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Check a decommitment and decode its points (each on the curve, not the identity).
 pub(crate) fn open_points(
     domain: &'static [u8],

@@ -213,7 +213,10 @@ impl<M: MtaBackend> SignRun<M> {
         if !set.contains(&key.index) {
             return bad(format!("{} is not among the signers", key.index));
         }
-        if let Some(p) = set.iter().find(|p| **p != key.index && !key.aux_peers.contains_key(p)) {
+        if let Some(p) = set
+            .iter()
+            .find(|p| **p != key.index && !key.aux_peers.contains_key(p))
+        {
             return bad(format!("no aux material for {p}"));
         }
         let signers: Vec<PartyIndex> = set.iter().copied().collect();
@@ -327,7 +330,11 @@ impl<M: MtaBackend> SignRun<M> {
         let me = self.me();
         let mut out = Vec::new();
         for to in self.signers.clone().into_iter().filter(|p| *p != me) {
-            let bob = self.key.aux_peers.get(&to).ok_or_else(|| missing("aux material"))?;
+            let bob = self
+                .key
+                .aux_peers
+                .get(&to)
+                .ok_or_else(|| missing("aux material"))?;
             let run = |kind| MtaRun {
                 session,
                 alice: me,
@@ -358,7 +365,11 @@ impl<M: MtaBackend> SignRun<M> {
             let r2: Round2<M::AliceProof> = env.decode()?;
             self.inbox.check_echo(1, from, &r2.echo)?;
             let cipher = self.ciphers.get(&from).ok_or_else(|| missing("ciphertext"))?;
-            let alice = self.key.aux_peers.get(&from).ok_or_else(|| missing("aux material"))?;
+            let alice = self
+                .key
+                .aux_peers
+                .get(&from)
+                .ok_or_else(|| missing("aux material"))?;
             let run = |kind| MtaRun {
                 session,
                 alice: from,
@@ -392,7 +403,10 @@ impl<M: MtaBackend> SignRun<M> {
             self.secrets.beta_w += beta_w;
             beta_g.zeroize();
             beta_w.zeroize();
-            out.push(self.inbox.envelope(3, Recipient::One(from), &Round3 { mta_gamma, mta_w }));
+            out.push(
+                self.inbox
+                    .envelope(3, Recipient::One(from), &Round3 { mta_gamma, mta_w }),
+            );
         }
         Ok(out)
     }
@@ -415,10 +429,17 @@ impl<M: MtaBackend> SignRun<M> {
                 kind,
             };
             let secret = &self.key.aux_secret;
-            let mut alpha_g = M::alice_finish(secret, &self.own_cipher, &r3.mta_gamma, None, run(MtaKind::KGamma))
-                .map_err(&blame)?;
-            let mut alpha_w = M::alice_finish(secret, &self.own_cipher, &r3.mta_w, Some(big_w), run(MtaKind::KW))
-                .map_err(&blame)?;
+            let mut alpha_g = M::alice_finish(
+                secret,
+                &self.own_cipher,
+                &r3.mta_gamma,
+                None,
+                run(MtaKind::KGamma),
+            )
+            .map_err(&blame)?;
+            let mut alpha_w =
+                M::alice_finish(secret, &self.own_cipher, &r3.mta_w, Some(big_w), run(MtaKind::KW))
+                    .map_err(&blame)?;
             self.secrets.delta += alpha_g;
             self.secrets.sigma += alpha_w;
             alpha_g.zeroize();

@@ -130,7 +130,11 @@ pub(crate) fn fixture_aux(
     let json: serde_json::Value =
         serde_json::from_str(include_str!("../../tests/data/gg18_fixtures.json")).expect("fixture json");
     let parties = json["parties"].as_array().expect("parties");
-    assert!(usize::from(n) <= parties.len(), "only {} fixture parties", parties.len());
+    assert!(
+        usize::from(n) <= parties.len(),
+        "only {} fixture parties",
+        parties.len()
+    );
     let mut rng = ChaCha20Rng::seed_from_u64(0xA0A0);
     let hex = |v: &serde_json::Value| BigInt::from_hex(v.as_str().expect("hex")).expect("hex");
     let secrets: Vec<AuxSecret> = parties[..usize::from(n)]
@@ -173,7 +177,9 @@ pub(crate) fn fixture_aux(
                 .expect("fac proof");
             peers.insert(
                 peer,
-                verified.accept_no_small_factor(&ctx(peer), &fac, own).expect("fac verifies"),
+                verified
+                    .accept_no_small_factor(&ctx(peer), &fac, own)
+                    .expect("fac verifies"),
             );
         }
         out.push((own.clone(), peers));

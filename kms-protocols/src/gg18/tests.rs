@@ -66,7 +66,7 @@ fn check_signature(share: &Gg18KeyShare, hash: &[u8; 32], sig: &EcdsaSignature) 
 }
 
 fn blamed(r: Result<BTreeMap<PartyIndex, EcdsaSignature>, Failure>) -> (PartyIndex, Fault) {
-    let f = r.err().expect("the run must fail");
+    let Err(f) = r else { panic!("the run must fail") };
     match f.error {
         ProtocolError::Culprit { party, fault } => (party, fault),
         e => panic!("expected a culprit, got {e:?} (reported by {})", f.reporter),
@@ -80,9 +80,20 @@ fn dkg_2_of_3_then_every_pair_signs() {
     assert!(shares.values().all(|s| *s.public_key() == pk && s.epoch() == 0));
     for (k, pair) in [[p(1), p(2)], [p(1), p(3)], [p(2), p(3)]].iter().enumerate() {
         let hash = [k as u8 + 1; 32];
-        let sigs = sign(&shares, pair, hash, 10 + k as u64, &[], &mut super::test_support::honest).unwrap();
+        let sigs = sign(
+            &shares,
+            pair,
+            hash,
+            10 + k as u64,
+            &[],
+            &mut super::test_support::honest,
+        )
+        .unwrap();
         let first = sigs[&pair[0]];
-        assert!(sigs.values().all(|s| *s == first), "all signers output the same signature");
+        assert!(
+            sigs.values().all(|s| *s == first),
+            "all signers output the same signature"
+        );
         check_signature(&shares[&pair[0]], &hash, &first);
     }
     // All three may sign too (more than t).
@@ -118,19 +129,39 @@ fn refresh_keeps_the_key_new_shares_sign_and_epochs_do_not_mix() {
         assert_eq!(s.epoch(), 1);
         assert_ne!(s.public_shares()[i], shares[i].public_shares()[i]);
     }
-    let sigs = sign(&new, &[p(2), p(3)], [4; 32], 35, &[], &mut super::test_support::honest).unwrap();
+    let sigs = sign(
+        &new,
+        &[p(2), p(3)],
+        [4; 32],
+        35,
+        &[],
+        &mut super::test_support::honest,
+    )
+    .unwrap();
     check_signature(&new[&p(2)], &[4; 32], &sigs[&p(2)]);
 
     // An old share with a new one: the holder of the new share names the old one.
     let mut mixed = BTreeMap::new();
     mixed.insert(p(1), new[&p(1)].clone());
     mixed.insert(p(2), shares[&p(2)].clone());
-    let err = sign(&mixed, &[p(1), p(2)], [4; 32], 36, &[], &mut super::test_support::honest)
-        .err()
-        .expect("mixed epochs must fail");
+    let mixed_run = sign(
+        &mixed,
+        &[p(1), p(2)],
+        [4; 32],
+        36,
+        &[],
+        &mut super::test_support::honest,
+    );
+    let Err(err) = mixed_run else {
+        panic!("mixed epochs must fail")
+    };
     let party = err.error.blamed().expect("a culprit");
     assert_ne!(party, err.reporter);
-    assert!(matches!(err.error.fault(), Some(Fault::Other(m)) if m.contains("epoch")), "{:?}", err.error);
+    assert!(
+        matches!(err.error.fault(), Some(Fault::Other(m)) if m.contains("epoch")),
+        "{:?}",
+        err.error
+    );
 }
 
 const PAIR: [PartyIndex; 2] = [
@@ -155,7 +186,9 @@ fn is_proof(f: &Fault) -> bool {
 
 #[test]
 fn bad_alice_range_proof_names_alice() {
-    let mut t = rewrite::<Round2<AliceProof>>(2, 2, |m, _| m.proof_gamma.s1 = &m.proof_gamma.s1 + &super::bigint::BigInt::one());
+    let mut t = rewrite::<Round2<AliceProof>>(2, 2, |m, _| {
+        m.proof_gamma.s1 = &m.proof_gamma.s1 + &super::bigint::BigInt::one()
+    });
     let (who, fault) = tampered(40, &mut t);
     assert_eq!(who, p(2));
     assert!(is_proof(&fault), "{fault:?}");
@@ -180,7 +213,14 @@ fn mtawc_input_not_matching_public_share_names_bob() {
     let x2 = <super::secp256k1::Secp256k1 as crate::group::Group>::mul_base(&s2.secret);
     s2.public_shares.insert(p(2), x2);
     shares.insert(p(2), s2);
-    let (who, fault) = blamed(sign(&shares, &PAIR, [7; 32], 42, &[p(2)], &mut super::test_support::honest));
+    let (who, fault) = blamed(sign(
+        &shares,
+        &PAIR,
+        [7; 32],
+        42,
+        &[p(2)],
+        &mut super::test_support::honest,
+    ));
     assert_eq!(who, p(2));
     assert!(is_proof(&fault), "{fault:?}");
 }
@@ -192,7 +232,10 @@ fn bad_gamma_decommitment_and_pok_name_the_signer() {
     let mut t = rewrite::<Round5>(2, 5, |m, _| m.proof.response[31] ^= 1);
     let (who, fault) = tampered(44, &mut t);
     assert_eq!(who, p(2));
-    assert!(is_proof(&fault) || matches!(fault, Fault::InvalidScalar(_)), "{fault:?}");
+    assert!(
+        is_proof(&fault) || matches!(fault, Fault::InvalidScalar(_)),
+        "{fault:?}"
+    );
 }
 
 #[test]
@@ -208,7 +251,10 @@ fn bad_phase5b_proof_names_the_signer() {
     let mut t = rewrite::<Round7>(2, 7, |m, _| m.proof.tamper_for_test());
     let (who, fault) = tampered(47, &mut t);
     assert_eq!(who, p(2));
-    assert!(is_proof(&fault) || matches!(fault, Fault::InvalidScalar(_)), "{fault:?}");
+    assert!(
+        is_proof(&fault) || matches!(fault, Fault::InvalidScalar(_)),
+        "{fault:?}"
+    );
 }
 
 #[test]
@@ -220,7 +266,14 @@ fn identity_gamma_names_the_signer() {
     let identity = vec![0u8; 33];
     let blind = [3u8; 32];
     let session = SessionId::derive(b"sign-48");
-    let commitment = commit_points(super::sign::GAMMA_COMMIT, &session, p(2), &extra, &[identity.clone()], &blind);
+    let commitment = commit_points(
+        super::sign::GAMMA_COMMIT,
+        &session,
+        p(2),
+        &extra,
+        std::slice::from_ref(&identity),
+        &blind,
+    );
     let mut round1_payload = Vec::new();
     let mut original = Vec::new();
     let mut t = |env: &mut crate::message::Envelope, to: PartyIndex| {
