@@ -19,6 +19,7 @@ pub mod bls;
 pub mod dkg;
 pub mod eddsa;
 pub mod error;
+pub mod gg18;
 pub mod group;
 pub mod inbox;
 pub mod key_share;

@@ -1,0 +1,255 @@
+//! A node's auxiliary material for GG18: its Paillier key and ring-Pedersen parameters,
+//! with the proofs its peers need before they use them.
+//!
+//! The material belongs to the node, not to a key: generate it once
+//! ([`AuxSecret::generate`], slow: safe primes), publish [`AuxPublic`] (made once with
+//! [`AuxSecret::prove`]), and reuse it for every key. Refresh = generate anew.
+//!
+//! A peer's material is accepted in two steps, once per peer:
+//! 1. [`AuxPublic::verify`] checks sizes, the Paillier-Blum modulus proof (Πmod) and the
+//!    ring-Pedersen parameter proof (Πprm), giving a [`VerifiedAux`]. Its ring-Pedersen
+//!    parameters are then safe for proving things *to* that peer, in particular
+//! 2. the no-small-factor proof (Πfac), which each node makes for each verifier under
+//!    the verifier's parameters ([`AuxSecret::prove_no_small_factor`]) and which the
+//!    verifier checks with [`VerifiedAux::accept_no_small_factor`], giving a [`PeerAux`]:
+//!    the only form in which a peer's Paillier key is handed to MtA.
+//!
+//! The proofs are bound to a `context` (the node's identity, e.g. its identity public
+//! key and the deployment id) and to the party index the node proves under.
+
+use super::bigint::BigInt;
+use super::paillier::{PaillierPublic, PaillierSecret};
+use super::primes::{blum_prime, safe_prime, ProgressFn};
+use super::ring_pedersen::{RingPedersen, RingPedersenParams, RingPedersenSecret};
+use super::zk::modulus::ModulusProof;
+use super::zk::no_small_factor::NoSmallFactorProof;
+use super::zk::ring_pedersen_params::RingPedersenProof;
+use crate::error::Fault;
+use crate::party::{PartyIndex, SessionId};
+use crate::ProtocolError;
+use rand_core::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Size of each prime: 1024 bits, so N and N~ have 2048 bits.
+pub const PRIME_BITS: usize = 1024;
+
+/// The session id under which aux proofs are made: derived from the context.
+fn aux_session(context: &[u8]) -> SessionId {
+    let mut label = b"kms/gg18/aux/v1:".to_vec();
+    label.extend_from_slice(context);
+    SessionId::derive(&label)
+}
+
+/// A node's secret auxiliary material: the Paillier primes (with CRT precomputation)
+/// and the ring-Pedersen trapdoor. Zeroized on drop (through its parts); Debug redacts.
+#[derive(Clone)]
+pub struct AuxSecret {
+    paillier: PaillierSecret,
+    ring_pedersen: RingPedersenSecret,
+}
+
+impl fmt::Debug for AuxSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuxSecret(<redacted>)")
+    }
+}
+
+impl AuxSecret {
+    /// Generate fresh material: two 1024-bit Blum primes and two 1024-bit safe primes.
+    /// Takes seconds to minutes; `progress` is called as candidates are tested.
+    pub fn generate<R: RngCore + CryptoRng>(rng: &mut R, progress: ProgressFn<'_>) -> Self {
+        loop {
+            let p = blum_prime(rng, PRIME_BITS, &mut *progress, 0, 4);
+            let q = blum_prime(rng, PRIME_BITS, &mut *progress, 1, 4);
+            let pt = safe_prime(rng, PRIME_BITS, &mut *progress, 2, 4);
+            let qt = safe_prime(rng, PRIME_BITS, &mut *progress, 3, 4);
+            // Equal primes are a 2^-1000 event; retry rather than fail.
+            if let Ok(s) = Self::from_primes(rng, p, q, pt, qt) {
+                return s;
+            }
+        }
+    }
+
+    /// Material from given primes (fixtures, or primes made elsewhere): `p`, `q` distinct
+    /// Blum primes, `p_tilde`, `q_tilde` distinct safe primes, all of equal size with
+    /// 2048-bit products. Primality is not re-tested here.
+    pub fn from_primes<R: RngCore + CryptoRng>(
+        rng: &mut R,
+        p: BigInt,
+        q: BigInt,
+        p_tilde: BigInt,
+        q_tilde: BigInt,
+    ) -> Result<Self, ProtocolError> {
+        if p.rem_u64(4) != 3 || q.rem_u64(4) != 3 {
+            return Err(ProtocolError::InvalidParameters(
+                "Paillier primes must be 3 mod 4".into(),
+            ));
+        }
+        let paillier = PaillierSecret::from_primes(p, q)?;
+        let ring_pedersen = RingPedersenSecret::from_safe_primes(rng, p_tilde, q_tilde)?;
+        Ok(Self {
+            paillier,
+            ring_pedersen,
+        })
+    }
+
+    /// The Paillier secret key.
+    pub fn paillier(&self) -> &PaillierSecret {
+        &self.paillier
+    }
+
+    /// The ring-Pedersen secret.
+    pub fn ring_pedersen_secret(&self) -> &RingPedersenSecret {
+        &self.ring_pedersen
+    }
+
+    /// Our own ring-Pedersen parameters (peers prove to us under these).
+    pub fn ring_pedersen(&self) -> &RingPedersen {
+        self.ring_pedersen.public()
+    }
+
+    /// Make the public material with its proofs (Πmod, Πprm), bound to `context` and
+    /// `prover`. Done once per node (about a second); the result is cached and sent.
+    pub fn prove<R: RngCore + CryptoRng>(
+        &self,
+        rng: &mut R,
+        context: &[u8],
+        prover: PartyIndex,
+    ) -> Result<AuxPublic, ProtocolError> {
+        let session = aux_session(context);
+        let pk = self.paillier.public();
+        let mod_proof = ModulusProof::prove(
+            rng,
+            &session,
+            prover,
+            pk.n(),
+            self.paillier.p(),
+            self.paillier.q(),
+        )?;
+        let prm_proof = RingPedersenProof::prove(rng, &session, prover, &self.ring_pedersen);
+        Ok(AuxPublic {
+            paillier_n: pk.n().clone(),
+            ring_pedersen: self.ring_pedersen.public().params(),
+            mod_proof,
+            prm_proof,
+        })
+    }
+
+    /// Πfac for one verifier, under that verifier's (verified) ring-Pedersen parameters.
+    pub fn prove_no_small_factor<R: RngCore + CryptoRng>(
+        &self,
+        rng: &mut R,
+        context: &[u8],
+        prover: PartyIndex,
+        verifier: &VerifiedAux,
+    ) -> Result<NoSmallFactorProof, ProtocolError> {
+        NoSmallFactorProof::prove(
+            rng,
+            &aux_session(context),
+            prover,
+            self.paillier.public().n(),
+            self.paillier.p(),
+            self.paillier.q(),
+            &verifier.ring_pedersen,
+        )
+    }
+}
+
+/// A node's public auxiliary material with the proofs every peer checks.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AuxPublic {
+    /// The Paillier modulus N.
+    pub paillier_n: BigInt,
+    /// The ring-Pedersen parameters (N~, h1, h2).
+    pub ring_pedersen: RingPedersenParams,
+    /// Πmod: N is a Paillier-Blum modulus.
+    pub mod_proof: ModulusProof,
+    /// Πprm: (N~, h1, h2) well formed.
+    pub prm_proof: RingPedersenProof,
+}
+
+impl AuxPublic {
+    /// Verify a peer's material (sizes >= 2048 bits, Πmod, Πprm). `context` and `prover`
+    /// are the peer's identity context and party index. The error names what failed; the
+    /// caller names the peer.
+    pub fn verify(&self, context: &[u8], prover: PartyIndex) -> Result<VerifiedAux, Fault> {
+        let session = aux_session(context);
+        let paillier = PaillierPublic::new(self.paillier_n.clone())?;
+        let ring_pedersen = RingPedersen::check(&self.ring_pedersen)?;
+        self.mod_proof.verify(&session, prover, paillier.n())?;
+        self.prm_proof.verify(&session, prover, &ring_pedersen)?;
+        Ok(VerifiedAux {
+            prover,
+            paillier,
+            ring_pedersen,
+        })
+    }
+}
+
+/// A peer's material after [`AuxPublic::verify`]: its ring-Pedersen parameters are safe
+/// to prove to; its Paillier key awaits the no-small-factor proof.
+#[derive(Clone, Debug)]
+pub struct VerifiedAux {
+    prover: PartyIndex,
+    paillier: PaillierPublic,
+    ring_pedersen: RingPedersen,
+}
+
+impl VerifiedAux {
+    /// The peer's party index.
+    pub fn party(&self) -> PartyIndex {
+        self.prover
+    }
+
+    /// The peer's ring-Pedersen parameters.
+    pub fn ring_pedersen(&self) -> &RingPedersen {
+        &self.ring_pedersen
+    }
+
+    /// Check the peer's Πfac made for us (under `own`'s ring-Pedersen parameters).
+    pub fn accept_no_small_factor(
+        self,
+        context: &[u8],
+        proof: &NoSmallFactorProof,
+        own: &AuxSecret,
+    ) -> Result<PeerAux, Fault> {
+        proof.verify(
+            &aux_session(context),
+            self.prover,
+            self.paillier.n(),
+            own.ring_pedersen(),
+        )?;
+        Ok(PeerAux {
+            party: self.prover,
+            paillier: self.paillier,
+            ring_pedersen: self.ring_pedersen,
+        })
+    }
+}
+
+/// A peer's fully verified material (Πmod, Πprm, Πfac): store it and reuse it for every
+/// key and signing session with that peer.
+#[derive(Clone, Debug)]
+pub struct PeerAux {
+    party: PartyIndex,
+    paillier: PaillierPublic,
+    ring_pedersen: RingPedersen,
+}
+
+impl PeerAux {
+    /// The peer's party index.
+    pub fn party(&self) -> PartyIndex {
+        self.party
+    }
+
+    /// The peer's Paillier public key.
+    pub fn paillier(&self) -> &PaillierPublic {
+        &self.paillier
+    }
+
+    /// The peer's ring-Pedersen parameters.
+    pub fn ring_pedersen(&self) -> &RingPedersen {
+        &self.ring_pedersen
+    }
+}

@@ -1,0 +1,89 @@
+//! GG18 arithmetic layer: big integers, Paillier, ring-Pedersen parameters, the
+//! zero-knowledge proofs that harden GG18 (CGGMP21 Πmod, Πfac, Πprm; GG18 appendix A
+//! range proofs) and MtA / MtAwc.
+//!
+//! A node's auxiliary material ([`aux_info::AuxSecret`], [`aux_info::AuxPublic`]) is made
+//! once and reused for every key; a peer's is verified once ([`aux_info::PeerAux`]).
+//! Every verifier step returns a [`crate::Fault`], so the protocol layer can name the
+//! sender. The backend is GMP (see docs/bigint.md); all code uses it through [`bigint`].
+//!
+//! The protocol runs (GG18 threshold ECDSA on secp256k1, Gennaro-Goldfeder 2018) sit on
+//! top: [`keygen`] (DKG), [`sign`] (signing phases 1-6), [`refresh`], with the key share
+//! in [`key_share`] and the output signature in [`signature`].
+
+pub mod aux_info;
+pub mod bigint;
+pub mod mta;
+pub mod paillier;
+pub mod primes;
+pub mod ring_pedersen;
+pub mod zk;
+
+pub mod key_share;
+pub mod keygen;
+pub mod mta_backend;
+mod phase5;
+pub mod refresh;
+pub mod secp256k1;
+pub mod sign;
+pub mod signature;
+#[cfg(test)]
+mod test_support;
+
+use crate::error::ProtocolError;
+use crate::message::Envelope;
+use crate::party::{PartyIndex, SessionId, Threshold};
+use rand_core::{CryptoRng, RngCore};
+use std::collections::BTreeMap;
+
+pub use mta_backend::PaillierMta;
+pub use signature::EcdsaSignature;
+
+/// A party's GG18 key share (secret share, public shares, public key, own aux secret,
+/// every peer's verified aux public data).
+pub type Gg18KeyShare = key_share::KeyShareOf<PaillierMta>;
+/// A GG18 DKG run.
+pub type Gg18Dkg = keygen::DkgOf<PaillierMta>;
+/// A GG18 signing run; its output is an [`EcdsaSignature`].
+pub type Gg18Sign = sign::SignRun<PaillierMta>;
+/// A GG18 share refresh run.
+pub type Gg18Refresh = refresh::RefreshOf<PaillierMta>;
+
+/// Start the GG18 DKG (section 4.1) for party `me` of `threshold`. `aux` is this node's
+/// aux secret; `peers_aux` holds the fully verified aux material of exactly the other
+/// parties. Returns the run and its first messages; the output is a [`Gg18KeyShare`].
+pub fn start_dkg<R: RngCore + CryptoRng>(
+    session: SessionId,
+    threshold: Threshold,
+    me: PartyIndex,
+    aux: aux_info::AuxSecret,
+    peers_aux: BTreeMap<PartyIndex, aux_info::PeerAux>,
+    rng: &mut R,
+) -> Result<(Gg18Dkg, Vec<Envelope>), ProtocolError> {
+    Gg18Dkg::start(session, threshold, me, aux, peers_aux, rng)
+}
+
+/// Start GG18 signing (section 4.2) of the 32-byte digest `hash32` by `signers` (at
+/// least t holders, including this one). The output is a low-s [`EcdsaSignature`] that
+/// has been verified against the public key.
+pub fn start_sign<R: RngCore + CryptoRng>(
+    session: SessionId,
+    share: &Gg18KeyShare,
+    signers: &[PartyIndex],
+    hash32: [u8; 32],
+    rng: &mut R,
+) -> Result<(Gg18Sign, Vec<Envelope>), ProtocolError> {
+    Gg18Sign::start(session, share.clone(), signers, hash32, rng)
+}
+
+/// Start a proactive refresh of `share` with all other holders: same public key, new
+/// shares, epoch + 1.
+pub fn start_refresh<R: RngCore + CryptoRng>(
+    session: SessionId,
+    share: &Gg18KeyShare,
+    rng: &mut R,
+) -> Result<(Gg18Refresh, Vec<Envelope>), ProtocolError> {
+    Gg18Refresh::start(session, share, rng)
+}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,267 @@
+//! MtA and MtAwc (GG18 §3, with the appendix A proofs always on).
+//!
+//! Alice holds a, Bob holds b; they end with α + β = a·b mod q.
+//! 1. Alice: c_A = Enc_A(a) ([`AliceEncryption`], once per a, reused for every Bob), and
+//!    per Bob a range proof under Bob's ring-Pedersen parameters ([`alice_start`]).
+//! 2. Bob: verifies it, answers c_B = c_A^b · Enc_A(β') with β' ∈ [0, q^5) and his proof
+//!    under Alice's parameters; keeps β = -β' mod q ([`bob_respond`]). For MtAwc the proof
+//!    also shows g^b = B.
+//! 3. Alice: verifies Bob's proof, α = Dec_A(c_B) mod q ([`alice_finish`]).
+//!
+//! No value wraps mod N: a <= q^3, b < q (proven <= q^3), β' <= q^7 give
+//! a·b + β' < 2q^7 < N for N >= 2048 bits.
+//!
+//! Every check returns a [`Fault`]: the caller knows who sent the message and names them.
+
+use super::aux_info::{AuxSecret, PeerAux};
+use super::bigint::BigInt;
+use super::paillier::{Ciphertext, EncryptionNonce};
+use super::zk::mta_range::AliceRangeProof;
+use super::zk::mta_respondent::{BobProof, BobStatement, BobWitness};
+use crate::error::Fault;
+use crate::party::{PartyIndex, SessionId};
+use crate::transcript::Transcript;
+use k256::elliptic_curve::group::GroupEncoding;
+use k256::elliptic_curve::PrimeField;
+use k256::{ProjectivePoint, Scalar};
+use rand_core::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// The secp256k1 group order q, big-endian.
+const CURVE_ORDER_HEX: &str = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
+
+/// The secp256k1 group order q.
+pub fn curve_order() -> BigInt {
+    BigInt::from_hex(CURVE_ORDER_HEX).unwrap_or_else(BigInt::zero)
+}
+
+/// A scalar as a non-negative integer < q.
+pub fn scalar_to_bigint(s: &Scalar) -> BigInt {
+    let mut b = s.to_bytes();
+    let v = BigInt::from_bytes_be(&b);
+    b.zeroize();
+    v
+}
+
+/// An integer reduced mod q, as a scalar.
+pub fn bigint_to_scalar(v: &BigInt) -> Scalar {
+    let q = curve_order();
+    let r = v.rem_floor(&q).unwrap_or_else(BigInt::zero);
+    let Some(mut bytes) = r.to_bytes_be_padded(32) else {
+        return Scalar::ZERO;
+    };
+    let mut repr = k256::FieldBytes::default();
+    repr.copy_from_slice(&bytes);
+    bytes.zeroize();
+    let s = Option::<Scalar>::from(Scalar::from_repr(repr)).unwrap_or(Scalar::ZERO);
+    repr.zeroize();
+    s
+}
+
+/// SEC1 compressed encoding of a point.
+pub fn encode_point(p: &ProjectivePoint) -> Vec<u8> {
+    p.to_affine().to_bytes().to_vec()
+}
+
+/// Decode a received point: a valid SEC1 encoding on the curve, not the identity.
+pub fn decode_point(bytes: &[u8]) -> Result<ProjectivePoint, Fault> {
+    let pk = k256::PublicKey::from_sec1_bytes(bytes)
+        .map_err(|_| Fault::InvalidElement("not a point of secp256k1 (or identity)".into()))?;
+    Ok(pk.to_projective())
+}
+
+/// Who runs this MtA and which one it is: every proof is bound to all of it.
+#[derive(Clone, Copy, Debug)]
+pub struct MtaContext<'a> {
+    /// The signing session.
+    pub session: SessionId,
+    /// Alice (the party whose ciphertext is multiplied).
+    pub alice: PartyIndex,
+    /// Bob (the responding party).
+    pub bob: PartyIndex,
+    /// Which MtA of the session (e.g. `b"k*gamma"`, `b"k*w"`), so that two MtAs between
+    /// the same parties cannot be swapped.
+    pub tag: &'a [u8],
+}
+
+impl MtaContext<'_> {
+    /// A transcript for a proof by `prover` in this MtA.
+    pub(crate) fn transcript(&self, domain: &'static [u8], prover: PartyIndex) -> Transcript {
+        let mut t = Transcript::for_proof(domain, &self.session, prover);
+        t.append_u64(b"alice", u64::from(self.alice.get()));
+        t.append_u64(b"bob", u64::from(self.bob.get()));
+        t.append(b"tag", self.tag);
+        t
+    }
+}
+
+/// Alice's encrypted input: c_A = Enc(a; r) under her own key, with a and r kept for the
+/// range proofs. Make it once per a; it serves every Bob.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct AliceEncryption {
+    a: BigInt,
+    nonce: EncryptionNonce,
+    #[zeroize(skip)]
+    ciphertext: Ciphertext,
+}
+
+impl fmt::Debug for AliceEncryption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AliceEncryption")
+            .field("ciphertext", &self.ciphertext)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AliceEncryption {
+    /// Encrypt `a` under our own Paillier key (CRT for r^N).
+    pub fn new<R: RngCore + CryptoRng>(rng: &mut R, own: &AuxSecret, a: &Scalar) -> Self {
+        let a = scalar_to_bigint(a);
+        let (ciphertext, nonce) = own.paillier().encrypt(rng, &a);
+        Self { a, nonce, ciphertext }
+    }
+
+    /// c_A.
+    pub fn ciphertext(&self) -> &Ciphertext {
+        &self.ciphertext
+    }
+}
+
+/// Alice's message to one Bob.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AliceMessage {
+    /// c_A = Enc_A(a).
+    pub ciphertext: Ciphertext,
+    /// The range proof a <= q^3 under Bob's ring-Pedersen parameters.
+    pub proof: AliceRangeProof,
+}
+
+/// Step 1 (Alice): the ciphertext with a range proof for Bob.
+pub fn alice_start<R: RngCore + CryptoRng>(
+    rng: &mut R,
+    ctx: &MtaContext<'_>,
+    own: &AuxSecret,
+    enc: &AliceEncryption,
+    bob: &PeerAux,
+) -> AliceMessage {
+    let proof = AliceRangeProof::prove(
+        rng,
+        ctx,
+        own.paillier(),
+        &enc.ciphertext,
+        &enc.a,
+        &enc.nonce.r,
+        bob.ring_pedersen(),
+    );
+    AliceMessage {
+        ciphertext: enc.ciphertext.clone(),
+        proof,
+    }
+}
+
+/// Bob's nonces under Alice's key, precomputable off the critical path (each holds an
+/// r^N mod N^2, the most expensive part of Bob's step). Use once.
+#[derive(Debug)]
+pub struct BobNonces {
+    encryption: EncryptionNonce,
+    proof: EncryptionNonce,
+}
+
+impl BobNonces {
+    /// Precompute for an MtA with Alice.
+    pub fn precompute<R: RngCore + CryptoRng>(rng: &mut R, alice: &PeerAux) -> Self {
+        Self {
+            encryption: alice.paillier().precompute_nonce(rng),
+            proof: alice.paillier().precompute_nonce(rng),
+        }
+    }
+}
+
+/// Bob's answer.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct BobMessage {
+    /// c_B = c_A^b · Enc_A(β').
+    pub ciphertext: Ciphertext,
+    /// Bob's proof under Alice's ring-Pedersen parameters.
+    pub proof: BobProof,
+}
+
+/// Step 2 (Bob): verify Alice's message, answer, and return Bob's share β.
+/// `with_check` selects MtAwc: the proof then also shows g^b = B, for B that Alice
+/// knows. A fault means Alice misbehaved.
+#[allow(clippy::too_many_arguments)]
+pub fn bob_respond<R: RngCore + CryptoRng>(
+    rng: &mut R,
+    ctx: &MtaContext<'_>,
+    own: &AuxSecret,
+    alice: &PeerAux,
+    msg: &AliceMessage,
+    b: &Scalar,
+    nonces: BobNonces,
+    with_check: bool,
+) -> Result<(BobMessage, Scalar), Fault> {
+    let pk = alice.paillier();
+    msg.proof.verify(ctx, pk, &msg.ciphertext, own.ring_pedersen())?;
+    let q = curve_order();
+    let mut b_int = scalar_to_bigint(b);
+    let mut beta_prime = BigInt::random_below(rng, &q.pow(5));
+    let c_ab = pk
+        .mul_sec(&msg.ciphertext, &b_int)
+        .ok_or_else(|| Fault::Other("internal: negative multiplier".into()))?;
+    let c_b = pk.add(&c_ab, &pk.encrypt_with(&beta_prime, &nonces.encryption));
+    let b_point = ProjectivePoint::GENERATOR * b;
+    let statement = BobStatement {
+        pk,
+        c1: &msg.ciphertext,
+        c2: &c_b,
+        rp: alice.ring_pedersen(),
+        x_point: with_check.then_some(&b_point),
+    };
+    let proof = BobProof::prove(
+        rng,
+        ctx,
+        &statement,
+        &BobWitness {
+            x: &b_int,
+            y: &beta_prime,
+            r: &nonces.encryption.r,
+        },
+        &nonces.proof,
+    );
+    let beta = -bigint_to_scalar(&beta_prime);
+    b_int.zeroize();
+    beta_prime.zeroize();
+    Ok((
+        BobMessage {
+            ciphertext: c_b,
+            proof,
+        },
+        beta,
+    ))
+}
+
+/// Step 3 (Alice): verify Bob's answer to `sent` and return Alice's share α.
+/// `b_point` is B = g^b for MtAwc, `None` for MtA. A fault means Bob misbehaved.
+pub fn alice_finish(
+    ctx: &MtaContext<'_>,
+    own: &AuxSecret,
+    sent: &Ciphertext,
+    reply: &BobMessage,
+    b_point: Option<&ProjectivePoint>,
+) -> Result<Scalar, Fault> {
+    let sk = own.paillier();
+    let statement = BobStatement {
+        pk: sk.public(),
+        c1: sent,
+        c2: &reply.ciphertext,
+        rp: own.ring_pedersen(),
+        x_point: b_point,
+    };
+    reply.proof.verify(ctx, &statement)?;
+    let mut alpha_prime = sk.decrypt(&reply.ciphertext);
+    let alpha = bigint_to_scalar(&alpha_prime);
+    alpha_prime.zeroize();
+    Ok(alpha)
+}

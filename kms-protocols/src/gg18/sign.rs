@@ -1,0 +1,797 @@
+//! GG18 threshold signing (Gennaro-Goldfeder 2018, section 4.2, phases 1-6).
+//!
+//! Signers S (at least t holders) turn their shares into additive ones,
+//! w_i = lambda_i(S) * x_i with public W_i = lambda_i(S) * X_i, and run:
+//!
+//! 1. broadcast (phase 1): a commitment to Gamma_i = gamma_i * G and Alice's ciphertext
+//!    K_i = Enc_i(k_i), with the share's epoch;
+//! 2. point-to-point: Alice's range proof for K_i made for each verifier, with an echo
+//!    of round 1;
+//! 3. point-to-point (phase 2): Bob's answers, for k_j * gamma_i (MtA) and k_j * w_i
+//!    (MtAwc, Bob proves his input matches W_i), each with Bob's proof;
+//! 4. broadcast (phase 3): delta_i = k_i gamma_i + sum(alpha + beta);
+//! 5. broadcast (phase 4): the opening of Gamma_i with a proof of knowledge of gamma_i;
+//!    everyone computes R = (sum Gamma_j) * delta^-1, r = R.x and
+//!    s_i = m k_i + r sigma_i;
+//! 6. broadcast (5A): a commitment to V_i = s_i R + l_i G, A_i = rho_i G;
+//! 7. broadcast (5B): their opening with a proof of knowledge of (s_i, l_i, rho_i);
+//! 8. broadcast (5C): a commitment to U_i = rho_i V, T_i = l_i A, where
+//!    V = -m G - r Y + sum V_j and A = sum A_j;
+//! 9. broadcast (5D): their opening; sum U_j must equal sum T_j;
+//! 10. broadcast (5E): s_i, with l_i so each s_j is checked against V_j (naming a
+//!     signer whose s_j does not open its V_j); the signature (r, sum s_j) is checked
+//!     against the public key before it is returned.
+//!
+//! Every broadcast round after the first carries an echo of the previous broadcast.
+//!
+//! Known limit of GG18: if every proof and opening verifies but a signer fed wrong
+//! values into the arithmetic (e.g. a wrong delta_i or an MtA input that is not
+//! gamma_i), the 5D check fails without naming the signer; the run then aborts with
+//! [`ProtocolError::Internal`] and no signature share is revealed.
+
+use super::key_share::KeyShareOf;
+use super::mta_backend::{MtaBackend, MtaKind, MtaRun};
+use super::phase5::{commit_points, open_points, Phase5bProof};
+use super::secp256k1::{encode_point, scalar_from_digest, x_coordinate, Secp256k1};
+use super::signature::EcdsaSignature;
+use crate::error::{Fault, ProtocolError};
+use crate::group::{decode_scalar, Group};
+use crate::inbox::{Echo, Inbox, RoundKind};
+use crate::message::{Envelope, Phase, ProtocolId, Recipient, Scheme};
+use crate::party::{PartyIndex, SessionId};
+use crate::schnorr::SchnorrProof;
+use crate::state_machine::{StateMachine, Step};
+use crate::transcript::Transcript;
+use crate::vss::lagrange_at_zero;
+use k256::ecdsa::signature::hazmat::PrehashVerifier;
+use k256::{ProjectivePoint, Scalar};
+use rand_core::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use zeroize::Zeroize;
+
+use RoundKind::{Broadcast, P2p};
+const ROUNDS: &[RoundKind] = &[
+    Broadcast, P2p, P2p, Broadcast, Broadcast, Broadcast, Broadcast, Broadcast, Broadcast, Broadcast,
+];
+const VERSION: u16 = 1;
+
+pub(crate) const GAMMA_COMMIT: &[u8] = b"gg18-sign-gamma-commitment";
+const VA_COMMIT: &[u8] = b"gg18-sign-5a-commitment";
+const UT_COMMIT: &[u8] = b"gg18-sign-5c-commitment";
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Round1<C> {
+    pub(crate) epoch: u64,
+    pub(crate) gamma_commitment: [u8; 32],
+    pub(crate) cipher: C,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Round2<P> {
+    pub(crate) proof_gamma: P,
+    pub(crate) proof_w: P,
+    pub(crate) echo: Echo,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Round3<B> {
+    pub(crate) mta_gamma: B,
+    pub(crate) mta_w: B,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Round4 {
+    pub(crate) delta: Vec<u8>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Round5 {
+    pub(crate) gamma_point: Vec<u8>,
+    pub(crate) blind: [u8; 32],
+    pub(crate) proof: SchnorrProof,
+    pub(crate) echo: Echo,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Commit {
+    pub(crate) commitment: [u8; 32],
+    pub(crate) echo: Echo,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Round7 {
+    pub(crate) v: Vec<u8>,
+    pub(crate) a: Vec<u8>,
+    pub(crate) blind: [u8; 32],
+    pub(crate) proof: Phase5bProof,
+    pub(crate) echo: Echo,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Round9 {
+    pub(crate) u: Vec<u8>,
+    pub(crate) t: Vec<u8>,
+    pub(crate) blind: [u8; 32],
+    pub(crate) echo: Echo,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Round10 {
+    pub(crate) s: Vec<u8>,
+    pub(crate) l: Vec<u8>,
+    pub(crate) echo: Echo,
+}
+
+/// The run's secret values, zeroized on drop and on abort.
+#[derive(Default, Zeroize)]
+#[zeroize(drop)]
+struct Secrets {
+    k: Scalar,
+    gamma: Scalar,
+    w: Scalar,
+    beta_gamma: Scalar,
+    beta_w: Scalar,
+    delta: Scalar,
+    sigma: Scalar,
+    s: Scalar,
+    l: Scalar,
+    rho: Scalar,
+}
+
+/// One signer's GG18 signing run.
+pub struct SignRun<M: MtaBackend> {
+    key: KeyShareOf<M>,
+    inbox: Inbox,
+    signers: Vec<PartyIndex>,
+    hash: [u8; 32],
+    m: Scalar,
+    extra: Vec<u8>,
+    secrets: Secrets,
+    alice_state: Option<M::AliceState>,
+    own_cipher: M::Cipher,
+    ciphers: BTreeMap<PartyIndex, M::Cipher>,
+    big_w: BTreeMap<PartyIndex, ProjectivePoint>,
+    gamma_point: ProjectivePoint,
+    gamma_blind: [u8; 32],
+    gamma_commitments: BTreeMap<PartyIndex, [u8; 32]>,
+    delta_sum: Scalar,
+    big_r: ProjectivePoint,
+    r: Scalar,
+    r_reduced: bool,
+    r_odd: bool,
+    v_own: ProjectivePoint,
+    a_own: ProjectivePoint,
+    va_blind: [u8; 32],
+    va_commitments: BTreeMap<PartyIndex, [u8; 32]>,
+    v_points: BTreeMap<PartyIndex, ProjectivePoint>,
+    u_own: ProjectivePoint,
+    t_own: ProjectivePoint,
+    ut_blind: [u8; 32],
+    ut_commitments: BTreeMap<PartyIndex, [u8; 32]>,
+}
+
+fn culprit(from: PartyIndex) -> impl Fn(Fault) -> ProtocolError {
+    move |f| ProtocolError::culprit(from, f)
+}
+
+fn missing(what: &str) -> ProtocolError {
+    ProtocolError::Internal(format!("missing {what}"))
+}
+
+/// GG18 aborts without a culprit when the values behind valid proofs are inconsistent.
+fn unattributable(what: &str) -> ProtocolError {
+    ProtocolError::Internal(format!(
+        "{what}: a signer deviated without breaking a proof; GG18 cannot identify it"
+    ))
+}
+
+impl<M: MtaBackend> SignRun<M> {
+    /// Start a run; returns it with its round-1 message.
+    pub(crate) fn start<R: RngCore + CryptoRng>(
+        session: SessionId,
+        key: KeyShareOf<M>,
+        signers: &[PartyIndex],
+        hash: [u8; 32],
+        rng: &mut R,
+    ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
+        let set: BTreeSet<PartyIndex> = signers.iter().copied().collect();
+        let bad = |m: String| Err(ProtocolError::InvalidParameters(m));
+        if set.len() != signers.len() {
+            return bad("duplicate signer".into());
+        }
+        if set.len() < usize::from(key.threshold.threshold) {
+            return bad(format!(
+                "{} signers, the key needs {}",
+                set.len(),
+                key.threshold.threshold
+            ));
+        }
+        if let Some(p) = set.iter().find(|p| !key.threshold.contains(**p)) {
+            return bad(format!("{p} does not hold a share of this key"));
+        }
+        if !set.contains(&key.index) {
+            return bad(format!("{} is not among the signers", key.index));
+        }
+        if let Some(p) = set
+            .iter()
+            .find(|p| **p != key.index && !key.aux_peers.contains_key(p))
+        {
+            return bad(format!("no aux material for {p}"));
+        }
+        let signers: Vec<PartyIndex> = set.iter().copied().collect();
+        let protocol = ProtocolId {
+            scheme: Scheme::Gg18,
+            phase: Phase::Sign,
+            version: VERSION,
+        };
+        let me = key.index;
+        let inbox = Inbox::new(protocol, session, me, &set, ROUNDS)?;
+
+        let mut big_w = BTreeMap::new();
+        let mut secrets = Secrets::default();
+        for p in &signers {
+            let lambda = lagrange_at_zero::<Secp256k1>(*p, &signers)
+                .ok_or_else(|| ProtocolError::InvalidParameters("signer set".into()))?;
+            let x = key
+                .public_shares
+                .get(p)
+                .ok_or_else(|| ProtocolError::InvalidParameters(format!("no public share of {p}")))?;
+            big_w.insert(*p, *x * lambda);
+            if *p == me {
+                secrets.w = key.secret * lambda;
+            }
+        }
+        let extra = run_context(&session, &key, &signers, &hash);
+        secrets.k = Secp256k1::random_scalar(rng);
+        secrets.gamma = Secp256k1::random_scalar(rng);
+        let gamma_point = Secp256k1::mul_base(&secrets.gamma);
+        let mut gamma_blind = [0u8; 32];
+        rng.fill_bytes(&mut gamma_blind);
+        let gamma_commitment = commit_points(
+            GAMMA_COMMIT,
+            &session,
+            me,
+            &extra,
+            &[encode_point(&gamma_point)],
+            &gamma_blind,
+        );
+        let (own_cipher, alice_state) = M::alice_encrypt(&key.aux_secret, &secrets.k, rng);
+        let epoch = key.epoch;
+        let mut run = Self {
+            key,
+            inbox,
+            signers,
+            hash,
+            m: scalar_from_digest(&hash),
+            extra,
+            secrets,
+            alice_state: Some(alice_state),
+            own_cipher: own_cipher.clone(),
+            ciphers: BTreeMap::new(),
+            big_w,
+            gamma_point,
+            gamma_blind,
+            gamma_commitments: BTreeMap::new(),
+            delta_sum: Scalar::ZERO,
+            big_r: ProjectivePoint::IDENTITY,
+            r: Scalar::ZERO,
+            r_reduced: false,
+            r_odd: false,
+            v_own: ProjectivePoint::IDENTITY,
+            a_own: ProjectivePoint::IDENTITY,
+            va_blind: [0; 32],
+            va_commitments: BTreeMap::new(),
+            v_points: BTreeMap::new(),
+            u_own: ProjectivePoint::IDENTITY,
+            t_own: ProjectivePoint::IDENTITY,
+            ut_blind: [0; 32],
+            ut_commitments: BTreeMap::new(),
+        };
+        let msg = run.inbox.envelope(
+            1,
+            Recipient::All,
+            &Round1 {
+                epoch,
+                gamma_commitment,
+                cipher: own_cipher,
+            },
+        );
+        Ok((run, vec![msg]))
+    }
+
+    fn me(&self) -> PartyIndex {
+        self.key.index
+    }
+
+    /// Phase 1 received: check epochs, keep ciphertexts, prove our range to each peer.
+    fn round1<R: RngCore + CryptoRng>(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Envelope>,
+        rng: &mut R,
+    ) -> Result<Vec<Envelope>, ProtocolError> {
+        for (from, env) in msgs {
+            let r1: Round1<M::Cipher> = env.decode()?;
+            if r1.epoch != self.key.epoch {
+                return Err(ProtocolError::culprit(
+                    from,
+                    Fault::Other(format!(
+                        "signs with a key share of epoch {}, ours is epoch {}",
+                        r1.epoch, self.key.epoch
+                    )),
+                ));
+            }
+            self.gamma_commitments.insert(from, r1.gamma_commitment);
+            self.ciphers.insert(from, r1.cipher);
+        }
+        let echo = self.inbox.echo(1);
+        let state = self.alice_state.as_ref().ok_or(ProtocolError::Finished)?;
+        let session = self.inbox.session();
+        let me = self.me();
+        let mut out = Vec::new();
+        for to in self.signers.clone().into_iter().filter(|p| *p != me) {
+            let bob = self
+                .key
+                .aux_peers
+                .get(&to)
+                .ok_or_else(|| missing("aux material"))?;
+            let run = |kind| MtaRun {
+                session,
+                alice: me,
+                bob: to,
+                kind,
+            };
+            let r2 = Round2 {
+                proof_gamma: M::alice_prove(&self.key.aux_secret, bob, state, run(MtaKind::KGamma), rng),
+                proof_w: M::alice_prove(&self.key.aux_secret, bob, state, run(MtaKind::KW), rng),
+                echo: echo.clone(),
+            };
+            out.push(self.inbox.envelope(2, Recipient::One(to), &r2));
+        }
+        Ok(out)
+    }
+
+    /// Alice's range proofs received: as Bob, answer both conversions for each peer.
+    fn round2<R: RngCore + CryptoRng>(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Envelope>,
+        rng: &mut R,
+    ) -> Result<Vec<Envelope>, ProtocolError> {
+        let session = self.inbox.session();
+        let me = self.me();
+        let mut out = Vec::new();
+        for (from, env) in msgs {
+            let blame = culprit(from);
+            let r2: Round2<M::AliceProof> = env.decode()?;
+            self.inbox.check_echo(1, from, &r2.echo)?;
+            let cipher = self.ciphers.get(&from).ok_or_else(|| missing("ciphertext"))?;
+            let alice = self
+                .key
+                .aux_peers
+                .get(&from)
+                .ok_or_else(|| missing("aux material"))?;
+            let run = |kind| MtaRun {
+                session,
+                alice: from,
+                bob: me,
+                kind,
+            };
+            let secret = &self.key.aux_secret;
+            let (mta_gamma, mut beta_g) = M::bob_respond(
+                secret,
+                alice,
+                cipher,
+                r2.proof_gamma,
+                &self.secrets.gamma,
+                false,
+                run(MtaKind::KGamma),
+                rng,
+            )
+            .map_err(&blame)?;
+            let (mta_w, mut beta_w) = M::bob_respond(
+                secret,
+                alice,
+                cipher,
+                r2.proof_w,
+                &self.secrets.w,
+                true,
+                run(MtaKind::KW),
+                rng,
+            )
+            .map_err(&blame)?;
+            self.secrets.beta_gamma += beta_g;
+            self.secrets.beta_w += beta_w;
+            beta_g.zeroize();
+            beta_w.zeroize();
+            out.push(
+                self.inbox
+                    .envelope(3, Recipient::One(from), &Round3 { mta_gamma, mta_w }),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Bob's answers received: as Alice, check and decrypt; broadcast delta_i.
+    fn round3(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
+        let session = self.inbox.session();
+        let me = self.me();
+        let s = &mut self.secrets;
+        s.delta = s.k * s.gamma + s.beta_gamma;
+        s.sigma = s.k * s.w + s.beta_w;
+        for (from, env) in msgs {
+            let blame = culprit(from);
+            let r3: Round3<M::BobMsg> = env.decode()?;
+            let big_w = self.big_w.get(&from).ok_or_else(|| missing("W"))?;
+            let run = |kind| MtaRun {
+                session,
+                alice: me,
+                bob: from,
+                kind,
+            };
+            let secret = &self.key.aux_secret;
+            let mut alpha_g = M::alice_finish(
+                secret,
+                &self.own_cipher,
+                &r3.mta_gamma,
+                None,
+                run(MtaKind::KGamma),
+            )
+            .map_err(&blame)?;
+            let mut alpha_w =
+                M::alice_finish(secret, &self.own_cipher, &r3.mta_w, Some(big_w), run(MtaKind::KW))
+                    .map_err(&blame)?;
+            self.secrets.delta += alpha_g;
+            self.secrets.sigma += alpha_w;
+            alpha_g.zeroize();
+            alpha_w.zeroize();
+        }
+        self.secrets.beta_gamma.zeroize();
+        self.secrets.beta_w.zeroize();
+        self.alice_state = None;
+        self.delta_sum = self.secrets.delta;
+        let delta = Secp256k1::scalar_to_bytes(&self.secrets.delta);
+        Ok(vec![self.inbox.envelope(4, Recipient::All, &Round4 { delta })])
+    }
+
+    /// All delta_j in: open Gamma_i with a proof of knowledge of gamma_i.
+    fn round4<R: RngCore + CryptoRng>(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Envelope>,
+        rng: &mut R,
+    ) -> Result<Vec<Envelope>, ProtocolError> {
+        for (from, env) in msgs {
+            let r4: Round4 = env.decode()?;
+            let d = decode_scalar::<Secp256k1>(&r4.delta, "delta").map_err(culprit(from))?;
+            self.delta_sum += d;
+        }
+        let me = self.me();
+        let proof = SchnorrProof::prove::<Secp256k1, R>(
+            &self.secrets.gamma,
+            &self.gamma_point,
+            &self.extra,
+            &self.inbox.session(),
+            me,
+            rng,
+        );
+        let r5 = Round5 {
+            gamma_point: encode_point(&self.gamma_point),
+            blind: self.gamma_blind,
+            proof,
+            echo: self.inbox.echo(4),
+        };
+        Ok(vec![self.inbox.envelope(5, Recipient::All, &r5)])
+    }
+
+    /// Gamma_j opened: compute R, r and s_i; commit to V_i, A_i (phase 5A).
+    fn round5<R: RngCore + CryptoRng>(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Envelope>,
+        rng: &mut R,
+    ) -> Result<Vec<Envelope>, ProtocolError> {
+        let session = self.inbox.session();
+        let mut gamma_sum = self.gamma_point;
+        for (from, env) in msgs {
+            let blame = culprit(from);
+            let r5: Round5 = env.decode()?;
+            self.inbox.check_echo(4, from, &r5.echo)?;
+            let c = self
+                .gamma_commitments
+                .get(&from)
+                .ok_or_else(|| missing("commitment"))?;
+            let pts = open_points(
+                GAMMA_COMMIT,
+                &session,
+                from,
+                &self.extra,
+                c,
+                &[r5.gamma_point],
+                &r5.blind,
+                1,
+            )
+            .map_err(&blame)?;
+            r5.proof
+                .verify::<Secp256k1>(&pts[0], &self.extra, &session, from)
+                .map_err(&blame)?;
+            gamma_sum += pts[0];
+        }
+        let delta_inv = Secp256k1::invert(&self.delta_sum).ok_or_else(|| unattributable("delta is zero"))?;
+        self.big_r = gamma_sum * delta_inv;
+        let (r, reduced, odd) =
+            x_coordinate(&self.big_r).ok_or_else(|| unattributable("R is the identity"))?;
+        if Secp256k1::is_zero(&r) {
+            return Err(unattributable("r is zero"));
+        }
+        (self.r, self.r_reduced, self.r_odd) = (r, reduced, odd);
+        let s = &mut self.secrets;
+        s.s = self.m * s.k + r * s.sigma;
+        s.l = Secp256k1::random_scalar(rng);
+        s.rho = Secp256k1::random_scalar(rng);
+        self.v_own = self.big_r * s.s + Secp256k1::mul_base(&s.l);
+        self.a_own = Secp256k1::mul_base(&s.rho);
+        rng.fill_bytes(&mut self.va_blind);
+        let me = self.me();
+        let commitment = commit_points(
+            VA_COMMIT,
+            &session,
+            me,
+            &self.extra,
+            &[encode_point(&self.v_own), encode_point(&self.a_own)],
+            &self.va_blind,
+        );
+        let msg = Commit {
+            commitment,
+            echo: self.inbox.echo(5),
+        };
+        Ok(vec![self.inbox.envelope(6, Recipient::All, &msg)])
+    }
+
+    /// 5A commitments in: open V_i, A_i with the 5B proof.
+    fn round6<R: RngCore + CryptoRng>(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Envelope>,
+        rng: &mut R,
+    ) -> Result<Vec<Envelope>, ProtocolError> {
+        for (from, env) in msgs {
+            let c: Commit = env.decode()?;
+            self.inbox.check_echo(5, from, &c.echo)?;
+            self.va_commitments.insert(from, c.commitment);
+        }
+        let s = &self.secrets;
+        let proof = Phase5bProof::prove(
+            &self.inbox.session(),
+            self.me(),
+            &self.extra,
+            &self.big_r,
+            &s.s,
+            &s.l,
+            &s.rho,
+            &self.v_own,
+            &self.a_own,
+            rng,
+        );
+        let r7 = Round7 {
+            v: encode_point(&self.v_own),
+            a: encode_point(&self.a_own),
+            blind: self.va_blind,
+            proof,
+            echo: self.inbox.echo(6),
+        };
+        Ok(vec![self.inbox.envelope(7, Recipient::All, &r7)])
+    }
+
+    /// V_j, A_j opened and proven: compute V, A and commit to U_i, T_i (5C).
+    fn round7<R: RngCore + CryptoRng>(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Envelope>,
+        rng: &mut R,
+    ) -> Result<Vec<Envelope>, ProtocolError> {
+        let session = self.inbox.session();
+        let mut v_sum = self.v_own;
+        let mut a_sum = self.a_own;
+        for (from, env) in msgs {
+            let blame = culprit(from);
+            let r7: Round7 = env.decode()?;
+            self.inbox.check_echo(6, from, &r7.echo)?;
+            let c = self
+                .va_commitments
+                .get(&from)
+                .ok_or_else(|| missing("commitment"))?;
+            let pts = open_points(
+                VA_COMMIT,
+                &session,
+                from,
+                &self.extra,
+                c,
+                &[r7.v, r7.a],
+                &r7.blind,
+                2,
+            )
+            .map_err(&blame)?;
+            r7.proof
+                .verify(&session, from, &self.extra, &self.big_r, &pts[0], &pts[1])
+                .map_err(&blame)?;
+            v_sum += pts[0];
+            a_sum += pts[1];
+            self.v_points.insert(from, pts[0]);
+        }
+        let v = v_sum - Secp256k1::mul_base(&self.m) - self.key.public_key * self.r;
+        self.u_own = v * self.secrets.rho;
+        self.t_own = a_sum * self.secrets.l;
+        rng.fill_bytes(&mut self.ut_blind);
+        let commitment = commit_points(
+            UT_COMMIT,
+            &session,
+            self.me(),
+            &self.extra,
+            &[encode_point(&self.u_own), encode_point(&self.t_own)],
+            &self.ut_blind,
+        );
+        let msg = Commit {
+            commitment,
+            echo: self.inbox.echo(7),
+        };
+        Ok(vec![self.inbox.envelope(8, Recipient::All, &msg)])
+    }
+
+    /// 5C commitments in: open U_i, T_i (5D).
+    fn round8(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
+        for (from, env) in msgs {
+            let c: Commit = env.decode()?;
+            self.inbox.check_echo(7, from, &c.echo)?;
+            self.ut_commitments.insert(from, c.commitment);
+        }
+        let r9 = Round9 {
+            u: encode_point(&self.u_own),
+            t: encode_point(&self.t_own),
+            blind: self.ut_blind,
+            echo: self.inbox.echo(8),
+        };
+        Ok(vec![self.inbox.envelope(9, Recipient::All, &r9)])
+    }
+
+    /// U_j, T_j opened: the 5D check, then reveal s_i (5E).
+    fn round9(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
+        let session = self.inbox.session();
+        let mut u_sum = self.u_own;
+        let mut t_sum = self.t_own;
+        for (from, env) in msgs {
+            let r9: Round9 = env.decode()?;
+            self.inbox.check_echo(8, from, &r9.echo)?;
+            let c = self
+                .ut_commitments
+                .get(&from)
+                .ok_or_else(|| missing("commitment"))?;
+            let pts = open_points(
+                UT_COMMIT,
+                &session,
+                from,
+                &self.extra,
+                c,
+                &[r9.u, r9.t],
+                &r9.blind,
+                2,
+            )
+            .map_err(culprit(from))?;
+            u_sum += pts[0];
+            t_sum += pts[1];
+        }
+        if u_sum != t_sum {
+            return Err(unattributable("phase 5D check (sum U_i != sum T_i)"));
+        }
+        // Only now may s_i leave: the 5D check showed that the s_j add up to a valid
+        // signature. l_i is revealed with it so each s_j can be checked against V_j.
+        let r10 = Round10 {
+            s: Secp256k1::scalar_to_bytes(&self.secrets.s),
+            l: Secp256k1::scalar_to_bytes(&self.secrets.l),
+            echo: self.inbox.echo(9),
+        };
+        Ok(vec![self.inbox.envelope(10, Recipient::All, &r10)])
+    }
+
+    /// s_j in: check each against V_j, add, verify the signature.
+    fn round10(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<EcdsaSignature, ProtocolError> {
+        let mut s_sum = self.secrets.s;
+        for (from, env) in msgs {
+            let blame = culprit(from);
+            let r10: Round10 = env.decode()?;
+            self.inbox.check_echo(9, from, &r10.echo)?;
+            let s = decode_scalar::<Secp256k1>(&r10.s, "s_i").map_err(&blame)?;
+            let l = decode_scalar::<Secp256k1>(&r10.l, "l_i").map_err(&blame)?;
+            let v = self.v_points.get(&from).ok_or_else(|| missing("V_j"))?;
+            if self.big_r * s + Secp256k1::mul_base(&l) != *v {
+                return Err(blame(Fault::Other("s_i does not open the committed V_i".into())));
+            }
+            s_sum += s;
+        }
+        if Secp256k1::is_zero(&s_sum) {
+            return Err(unattributable("s is zero"));
+        }
+        let sig = EcdsaSignature::normalised(&self.r, &s_sum, self.r_odd, self.r_reduced);
+        verify(&self.key.public_key, &self.hash, &sig)?;
+        Ok(sig)
+    }
+
+    fn abort(&mut self) {
+        self.inbox.finish();
+        self.alice_state = None;
+        self.secrets.zeroize();
+    }
+}
+
+/// The final check: the signature verifies under the public key with k256.
+fn verify(pk: &ProjectivePoint, hash: &[u8; 32], sig: &EcdsaSignature) -> Result<(), ProtocolError> {
+    let fail = |m: &str| ProtocolError::Internal(format!("final signature check: {m}"));
+    let vk = k256::ecdsa::VerifyingKey::from_affine(pk.to_affine()).map_err(|_| fail("public key"))?;
+    let s = sig.to_k256().map_err(|_| fail("encoding"))?;
+    vk.verify_prehash(hash, &s).map_err(|_| fail("does not verify"))
+}
+
+/// Everything public that identifies this signing: bound into every commitment and proof.
+pub(crate) fn run_context<M: MtaBackend>(
+    session: &SessionId,
+    key: &KeyShareOf<M>,
+    signers: &[PartyIndex],
+    hash: &[u8; 32],
+) -> Vec<u8> {
+    let mut t = Transcript::new(b"gg18-sign-context");
+    t.append(b"session", &session.0);
+    t.append(b"public-key", &encode_point(&key.public_key));
+    t.append_u64(b"epoch", key.epoch);
+    t.append_u64(b"t", u64::from(key.threshold.threshold));
+    t.append_u64(b"n", u64::from(key.threshold.parties));
+    for p in signers {
+        t.append_u64(b"signer", u64::from(p.get()));
+        if let Some(x) = key.public_shares.get(p) {
+            t.append(b"public-share", &encode_point(x));
+        }
+    }
+    t.append(b"hash", hash);
+    t.challenge(b"context")[..32].to_vec()
+}
+
+impl<M: MtaBackend> StateMachine for SignRun<M> {
+    type Output = EcdsaSignature;
+
+    fn party(&self) -> PartyIndex {
+        self.me()
+    }
+
+    fn handle<R: RngCore + CryptoRng>(
+        &mut self,
+        msg: Envelope,
+        rng: &mut R,
+    ) -> Result<Step<EcdsaSignature>, ProtocolError> {
+        self.inbox.accept(msg)?;
+        let mut outgoing = Vec::new();
+        while self.inbox.current_complete() {
+            let round = self.inbox.current_round();
+            let msgs = self.inbox.advance();
+            let result = match round {
+                1 => self.round1(msgs, rng),
+                2 => self.round2(msgs, rng),
+                3 => self.round3(msgs),
+                4 => self.round4(msgs, rng),
+                5 => self.round5(msgs, rng),
+                6 => self.round6(msgs, rng),
+                7 => self.round7(msgs, rng),
+                8 => self.round8(msgs),
+                9 => self.round9(msgs),
+                _ => match self.round10(msgs) {
+                    Ok(sig) => {
+                        self.abort();
+                        return Ok(Step::done(outgoing, sig));
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            match result {
+                Ok(m) => outgoing.extend(m),
+                Err(e) => {
+                    self.abort();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Step::send(outgoing))
+    }
+}

@@ -1,0 +1,227 @@
+//! Bob's proof for MtA (GG18 appendix A.2) and MtAwc (A.3): for Alice's ciphertext c1
+//! and Bob's answer c2 = c1^x Γ^y r^N mod N^2 (Alice's key N), x <= q^3 and y <= q^7;
+//! with the check, also X = g^x on secp256k1. Uses the verifier's (Alice's)
+//! ring-Pedersen parameters.
+//!
+//! Prover: α ∈ [0, q^3), ρ, σ ∈ [0, q·N~), ρ', τ ∈ [0, q^3·N~), β ∈ Z_N^*,
+//! γ ∈ [0, q^7); z = h1^x h2^ρ, z' = h1^α h2^ρ', t = h1^y h2^σ, v = c1^α Γ^γ β^N,
+//! w = h1^γ h2^τ, (u = g^α); e = H(...) mod q; s = r^e β mod N, s1 = e·x + α,
+//! s2 = e·ρ + ρ', t1 = e·y + γ, t2 = e·σ + τ.
+//! Verifier: 0 <= s1 <= q^3, 0 <= t1 <= q^7; h1^s1 h2^s2 = z^e z';
+//! h1^t1 h2^t2 = t^e w; c1^s1 s^N Γ^t1 = c2^e v mod N^2; (g^s1 = X^e u).
+
+use crate::error::Fault;
+use crate::gg18::bigint::{challenge_below, BigInt};
+use crate::gg18::mta::{bigint_to_scalar, curve_order, decode_point, encode_point, MtaContext};
+use crate::gg18::paillier::{Ciphertext, EncryptionNonce, PaillierPublic};
+use crate::gg18::ring_pedersen::RingPedersen;
+use k256::ProjectivePoint;
+use rand_core::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
+
+const DOMAIN: &[u8] = b"kms/gg18/zk/mta-respondent/v1";
+
+/// Bob's proof (with the curve check when `u` is present).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct BobProof {
+    /// z = h1^x h2^ρ mod N~.
+    pub z: BigInt,
+    /// z' = h1^α h2^ρ' mod N~.
+    pub z_prime: BigInt,
+    /// t = h1^y h2^σ mod N~.
+    pub t: BigInt,
+    /// v = c1^α Γ^γ β^N mod N^2.
+    pub v: BigInt,
+    /// w = h1^γ h2^τ mod N~.
+    pub w: BigInt,
+    /// u = g^α (SEC1 compressed), only in MtAwc.
+    pub u: Option<Vec<u8>>,
+    /// s = r^e β mod N.
+    pub s: BigInt,
+    /// s1 = e·x + α.
+    pub s1: BigInt,
+    /// s2 = e·ρ + ρ'.
+    pub s2: BigInt,
+    /// t1 = e·y + γ.
+    pub t1: BigInt,
+    /// t2 = e·σ + τ.
+    pub t2: BigInt,
+}
+
+/// The public statement of Bob's proof.
+pub struct BobStatement<'a> {
+    /// Alice's Paillier key.
+    pub pk: &'a PaillierPublic,
+    /// Alice's ciphertext.
+    pub c1: &'a Ciphertext,
+    /// Bob's answer.
+    pub c2: &'a Ciphertext,
+    /// The verifier's (Alice's) ring-Pedersen parameters.
+    pub rp: &'a RingPedersen,
+    /// X = g^x for MtAwc; `None` for plain MtA.
+    pub x_point: Option<&'a ProjectivePoint>,
+}
+
+/// Bob's secret witness.
+pub struct BobWitness<'a> {
+    /// x (Bob's multiplicand b), in [0, q).
+    pub x: &'a BigInt,
+    /// y (Bob's additive mask β').
+    pub y: &'a BigInt,
+    /// The encryption nonce of Γ^y r^N.
+    pub r: &'a BigInt,
+}
+
+fn challenge(ctx: &MtaContext<'_>, st: &BobStatement<'_>, pr: &BobProof) -> BigInt {
+    let mut t = ctx.transcript(DOMAIN, ctx.bob);
+    st.pk.n().append_to(&mut t, b"N");
+    st.c1.0.append_to(&mut t, b"c1");
+    st.c2.0.append_to(&mut t, b"c2");
+    st.rp.append_to(&mut t, b"verifier");
+    match st.x_point {
+        Some(x) => t.append(b"X", &encode_point(x)),
+        None => t.append(b"X", b"none"),
+    }
+    for (label, v) in [
+        (&b"z"[..], &pr.z),
+        (b"z'", &pr.z_prime),
+        (b"t", &pr.t),
+        (b"v", &pr.v),
+        (b"w", &pr.w),
+    ] {
+        v.append_to(&mut t, label);
+    }
+    t.append(b"u", pr.u.as_deref().unwrap_or(b"none"));
+    challenge_below(&mut t, b"e", &curve_order())
+}
+
+impl BobProof {
+    /// Prove the statement. `beta_nonce` is a nonce precomputed under Alice's key (its
+    /// r^N is the proof's β^N). The witness is not checked (tests use this to cheat).
+    pub fn prove<R: RngCore + CryptoRng>(
+        rng: &mut R,
+        ctx: &MtaContext<'_>,
+        st: &BobStatement<'_>,
+        wit: &BobWitness<'_>,
+        beta_nonce: &EncryptionNonce,
+    ) -> Self {
+        let q = curve_order();
+        let q3 = q.pow(3);
+        let q7 = q.pow(7);
+        let nt = st.rp.modulus().value();
+        let qn = &q * nt;
+        let q3n = &q3 * nt;
+        let mut alpha = BigInt::random_below(rng, &q3);
+        let mut rho = BigInt::random_below(rng, &qn);
+        let mut rho_p = BigInt::random_below(rng, &q3n);
+        let mut sigma = BigInt::random_below(rng, &qn);
+        let mut gamma = BigInt::random_below(rng, &q7);
+        let mut tau = BigInt::random_below(rng, &q3n);
+        let commit = |a: &BigInt, b: &BigInt| st.rp.commit_sec(a, b).unwrap_or_else(BigInt::zero);
+        let nn = st.pk.nn();
+        let c1_alpha = nn.pow_sec(&st.c1.0, &alpha).unwrap_or_else(BigInt::zero);
+        let v = nn.mul(&nn.mul(&c1_alpha, &st.pk.gamma_pow(&gamma)), &beta_nonce.rn);
+        let u = st.x_point.map(|_| {
+            let mut a = bigint_to_scalar(&alpha);
+            let p = ProjectivePoint::GENERATOR * a;
+            a.zeroize();
+            encode_point(&p)
+        });
+        let mut proof = Self {
+            z: commit(wit.x, &rho),
+            z_prime: commit(&alpha, &rho_p),
+            t: commit(wit.y, &sigma),
+            v,
+            w: commit(&gamma, &tau),
+            u,
+            s: BigInt::zero(),
+            s1: BigInt::zero(),
+            s2: BigInt::zero(),
+            t1: BigInt::zero(),
+            t2: BigInt::zero(),
+        };
+        let e = challenge(ctx, st, &proof);
+        let n = st.pk.n_modulus();
+        proof.s = n.mul(&n.pow_sec(wit.r, &e).unwrap_or_else(BigInt::zero), &beta_nonce.r);
+        proof.s1 = &(&e * wit.x) + &alpha;
+        proof.s2 = &(&e * &rho) + &rho_p;
+        proof.t1 = &(&e * wit.y) + &gamma;
+        proof.t2 = &(&e * &sigma) + &tau;
+        for s in [&mut alpha, &mut rho, &mut rho_p, &mut sigma, &mut gamma, &mut tau] {
+            s.zeroize();
+        }
+        proof
+    }
+
+    /// Verify, as the owner of `st.rp` (Alice). `st.c1` is Alice's own ciphertext;
+    /// `st.c2` is validated here.
+    pub fn verify(&self, ctx: &MtaContext<'_>, st: &BobStatement<'_>) -> Result<(), Fault> {
+        let bad = |m: &str| Fault::InvalidProof(format!("MtA respondent proof (Bob): {m}"));
+        st.pk.validate(st.c2)?;
+        let q = curve_order();
+        let q3 = q.pow(3);
+        let q7 = q.pow(7);
+        let nt = st.rp.modulus();
+        if self.s1.is_negative() || self.s1 > q3 {
+            return Err(bad("s1 out of range: b not shown below q^3"));
+        }
+        if self.t1.is_negative() || self.t1 > q7 {
+            return Err(bad("t1 out of range: beta' not shown below q^7"));
+        }
+        let cap = (&q3 * nt.value()).shl(1);
+        if self.s2.is_negative() || self.s2 > cap || self.t2.is_negative() || self.t2 > cap {
+            return Err(bad("s2 or t2 out of range"));
+        }
+        for c in [&self.z, &self.z_prime, &self.t, &self.w] {
+            if !nt.is_unit(c) {
+                return Err(bad("commitment is not a unit mod N~"));
+            }
+        }
+        if !st.pk.n_modulus().is_unit(&self.s) || !st.pk.nn().is_unit(&self.v) {
+            return Err(bad("s or v is not a unit"));
+        }
+        let e = challenge(ctx, st, self);
+        let pw = |m: &crate::gg18::bigint::Modulus, b: &BigInt, x: &BigInt| {
+            m.pow(b, x).ok_or_else(|| bad("exponentiation"))
+        };
+        // h1^s1 h2^s2 = z^e z'
+        let lhs = st
+            .rp
+            .commit_public(&self.s1, &self.s2)
+            .ok_or_else(|| bad("exponentiation"))?;
+        if lhs != nt.mul(&pw(nt, &self.z, &e)?, &self.z_prime) {
+            return Err(bad("commitment to b does not open"));
+        }
+        // h1^t1 h2^t2 = t^e w
+        let lhs = st
+            .rp
+            .commit_public(&self.t1, &self.t2)
+            .ok_or_else(|| bad("exponentiation"))?;
+        if lhs != nt.mul(&pw(nt, &self.t, &e)?, &self.w) {
+            return Err(bad("commitment to beta' does not open"));
+        }
+        // c1^s1 s^N Γ^t1 = c2^e v mod N^2
+        let nn = st.pk.nn();
+        let lhs = nn.mul(
+            &nn.mul(&pw(nn, &st.c1.0, &self.s1)?, &pw(nn, &self.s, st.pk.n())?),
+            &st.pk.gamma_pow(&self.t1),
+        );
+        if lhs != nn.mul(&pw(nn, &st.c2.0, &e)?, &self.v) {
+            return Err(bad("Paillier equation fails"));
+        }
+        match (st.x_point, &self.u) {
+            (None, None) => Ok(()),
+            (Some(x), Some(u)) => {
+                let u = decode_point(u)?;
+                let e_s = bigint_to_scalar(&e);
+                let s1 = bigint_to_scalar(&self.s1);
+                if ProjectivePoint::GENERATOR * s1 != *x * e_s + u {
+                    return Err(bad("g^b does not match B"));
+                }
+                Ok(())
+            }
+            _ => Err(bad("curve check present in one of statement and proof only")),
+        }
+    }
+}
