@@ -595,3 +595,69 @@ fn received_points_must_be_on_curve_and_not_identity() {
     not_on_curve.push(5);
     assert!(decode_point(&not_on_curve).is_err());
 }
+
+// ---------------------------------------------------------------- owner-side fast paths
+
+#[test]
+fn owner_fast_paths_agree_with_public_computation() {
+    use kms_protocols::gg18::paillier::PaillierExp;
+    use kms_protocols::gg18::ring_pedersen::CommitmentOpener;
+    let mut r = rng(12);
+    let (sec, _) = node(1);
+    let rps = sec.ring_pedersen_secret();
+    let rp = sec.ring_pedersen();
+    let sk = sec.paillier();
+    let pk = sk.public();
+    for _ in 0..4 {
+        let x = BigInt::random_bits(&mut r, 3000);
+        let y = -&BigInt::random_bits(&mut r, 2500);
+        assert_eq!(rps.open(&x, &y), rp.open(&x, &y));
+        assert_eq!(rps.open(&y, &x), rp.open(&y, &x));
+        let base = pk.n_modulus().random_unit(&mut r);
+        assert_eq!(sk.pow_nn(&base, &x), pk.pow_nn(&base, &x));
+        assert_eq!(sk.pow_nn(&base, &y), pk.pow_nn(&base, &y));
+    }
+}
+
+#[test]
+fn bob_proof_verifies_the_same_with_public_values_and_owner_secrets() {
+    let mut r = rng(13);
+    let c = ctx(1, 2, b"k*w");
+    let msg = alice_message(&mut r, &c, &scalar(131));
+    let alice = &node(1).0;
+    let pk = alice.paillier().public();
+    let b = scalar_to_bigint(&scalar(132));
+    let y = BigInt::from_u64(7);
+    let c2 = pk.add(
+        &pk.mul_sec(&msg.ciphertext, &b).expect("b >= 0"),
+        &Ciphertext(pk.gamma_pow(&y)),
+    );
+    let b_point = ProjectivePoint::GENERATOR * scalar(132);
+    let public = BobStatement {
+        pk,
+        c1: &msg.ciphertext,
+        c2: &c2,
+        rp: alice.ring_pedersen(),
+        x_point: Some(&b_point),
+    };
+    let owner = BobStatement {
+        pk: alice.paillier(),
+        c1: &msg.ciphertext,
+        c2: &c2,
+        rp: alice.ring_pedersen_secret(),
+        x_point: Some(&b_point),
+    };
+    let wit = BobWitness {
+        x: &b,
+        y: &y,
+        r: &BigInt::one(),
+    };
+    let beta_nonce = pk.precompute_nonce(&mut r);
+    let proof = BobProof::prove(&mut r, &c, &public, &wit, &beta_nonce);
+    proof.verify(&c, &public).expect("public path");
+    proof.verify(&c, &owner).expect("owner path");
+    let mut bad = proof;
+    bad.t2 = &bad.t2 + &BigInt::one();
+    assert!(bad.verify(&c, &public).is_err());
+    assert!(bad.verify(&c, &owner).is_err());
+}

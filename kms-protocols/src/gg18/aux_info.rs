@@ -218,7 +218,7 @@ impl VerifiedAux {
             &aux_session(context),
             self.prover,
             self.paillier.n(),
-            own.ring_pedersen(),
+            own.ring_pedersen_secret(),
         )?;
         Ok(PeerAux {
             party: self.prover,

@@ -203,7 +203,8 @@ pub fn bob_respond<R: RngCore + CryptoRng>(
     with_check: bool,
 ) -> Result<(BobMessage, Scalar), Fault> {
     let pk = alice.paillier();
-    msg.proof.verify(ctx, pk, &msg.ciphertext, own.ring_pedersen())?;
+    msg.proof
+        .verify(ctx, pk, &msg.ciphertext, own.ring_pedersen_secret())?;
     let q = curve_order();
     let mut b_int = scalar_to_bigint(b);
     let mut beta_prime = BigInt::random_below(rng, &q.pow(5));
@@ -252,11 +253,13 @@ pub fn alice_finish(
     b_point: Option<&ProjectivePoint>,
 ) -> Result<Scalar, Fault> {
     let sk = own.paillier();
+    // Our own secrets stand in for our public key and parameters: same statement,
+    // checks through CRT and the ring-Pedersen trapdoor.
     let statement = BobStatement {
-        pk: sk.public(),
+        pk: sk,
         c1: sent,
         c2: &reply.ciphertext,
-        rp: own.ring_pedersen(),
+        rp: own.ring_pedersen_secret(),
         x_point: b_point,
     };
     reply.proof.verify(ctx, &statement)?;

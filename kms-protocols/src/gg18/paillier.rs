@@ -108,6 +108,47 @@ impl PaillierPublic {
     }
 }
 
+/// Exponentiation mod N^2 for a verifier with public base and exponent (any sign). The
+/// owner of the key does it through CRT, about 4x faster.
+pub trait PaillierExp {
+    /// The public key.
+    fn public_key(&self) -> &PaillierPublic;
+    /// base^exp mod N^2; `None` if exp < 0 and base is not invertible. The base must be a
+    /// unit (callers check received values first).
+    fn pow_nn(&self, base: &BigInt, exp: &BigInt) -> Option<BigInt>;
+}
+
+impl PaillierExp for PaillierPublic {
+    fn public_key(&self) -> &PaillierPublic {
+        self
+    }
+    fn pow_nn(&self, base: &BigInt, exp: &BigInt) -> Option<BigInt> {
+        self.nn.pow(base, exp)
+    }
+}
+
+impl PaillierExp for PaillierSecret {
+    fn public_key(&self) -> &PaillierPublic {
+        &self.public
+    }
+    fn pow_nn(&self, base: &BigInt, exp: &BigInt) -> Option<BigInt> {
+        let (b, e) = if exp.is_negative() {
+            (self.public.nn.inv(base)?, exp.abs())
+        } else {
+            (base.clone(), exp.clone())
+        };
+        // Exponents reduce mod φ(p^2) = p(p-1) for a unit base; the reduced exponent
+        // depends on p, so the exponentiation is the constant-time one.
+        let c = &self.crt;
+        let ep = e.rem_floor(&(&self.p * &c.p1))?;
+        let eq = e.rem_floor(&(&self.q * &c.q1))?;
+        let xp = c.pp.pow_sec(&b, &ep)?;
+        let xq = c.qq.pow_sec(&b, &eq)?;
+        let h = c.pp.mul(&(xp - &xq), &c.qq_inv_pp);
+        Some(self.public.nn.reduce(&(xq + &(h * c.qq.value()))))
+    }
+}
+
 /// A Paillier ciphertext (an element of Z_{N^2}^*).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Ciphertext(pub BigInt);

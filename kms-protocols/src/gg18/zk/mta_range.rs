@@ -10,8 +10,8 @@
 use crate::error::Fault;
 use crate::gg18::bigint::{challenge_below, BigInt};
 use crate::gg18::mta::{curve_order, MtaContext};
-use crate::gg18::paillier::{Ciphertext, PaillierPublic, PaillierSecret};
-use crate::gg18::ring_pedersen::RingPedersen;
+use crate::gg18::paillier::{Ciphertext, PaillierExp, PaillierPublic, PaillierSecret};
+use crate::gg18::ring_pedersen::{CommitmentOpener, RingPedersen};
 use crate::transcript::Transcript;
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -91,14 +91,18 @@ impl AliceRangeProof {
         Self { z, u, w, s, s1, s2 }
     }
 
-    /// Verify, as the owner of `rp`, that `c` (under Alice's key `pk`) encrypts m <= q^3.
+    /// Verify that `c` (under Alice's key) encrypts m <= q^3. `key` is Alice's public key;
+    /// `opener` is the verifier's ring-Pedersen parameters (the owner passes its
+    /// [`crate::gg18::ring_pedersen::RingPedersenSecret`] to open commitments faster).
     pub fn verify(
         &self,
         ctx: &MtaContext<'_>,
-        pk: &PaillierPublic,
+        key: &impl PaillierExp,
         c: &Ciphertext,
-        rp: &RingPedersen,
+        opener: &impl CommitmentOpener,
     ) -> Result<(), Fault> {
+        let pk = key.public_key();
+        let rp = opener.params();
         let bad = |m: &str| Fault::InvalidProof(format!("MtA range proof (Alice): {m}"));
         pk.validate(c)?;
         let q = curve_order();
@@ -126,8 +130,8 @@ impl AliceRangeProof {
         if lhs != rhs {
             return Err(bad("Paillier equation fails"));
         }
-        let lhs = rp
-            .commit_public(&self.s1, &self.s2)
+        let lhs = opener
+            .open(&self.s1, &self.s2)
             .ok_or_else(|| bad("exponentiation"))?;
         let rhs = nt.mul(
             &self.w,

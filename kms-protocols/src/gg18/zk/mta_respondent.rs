@@ -13,8 +13,8 @@
 use crate::error::Fault;
 use crate::gg18::bigint::{challenge_below, BigInt};
 use crate::gg18::mta::{bigint_to_scalar, curve_order, decode_point, encode_point, MtaContext};
-use crate::gg18::paillier::{Ciphertext, EncryptionNonce, PaillierPublic};
-use crate::gg18::ring_pedersen::RingPedersen;
+use crate::gg18::paillier::{Ciphertext, EncryptionNonce, PaillierExp};
+use crate::gg18::ring_pedersen::CommitmentOpener;
 use k256::ProjectivePoint;
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -49,16 +49,18 @@ pub struct BobProof {
     pub t2: BigInt,
 }
 
-/// The public statement of Bob's proof.
-pub struct BobStatement<'a> {
+/// The public statement of Bob's proof. `pk` and `rp` are Alice's Paillier key and
+/// ring-Pedersen parameters; when Alice verifies she passes her secrets in their place
+/// (same public values, faster checks through CRT and the trapdoor).
+pub struct BobStatement<'a, K: PaillierExp, O: CommitmentOpener> {
     /// Alice's Paillier key.
-    pub pk: &'a PaillierPublic,
+    pub pk: &'a K,
     /// Alice's ciphertext.
     pub c1: &'a Ciphertext,
     /// Bob's answer.
     pub c2: &'a Ciphertext,
     /// The verifier's (Alice's) ring-Pedersen parameters.
-    pub rp: &'a RingPedersen,
+    pub rp: &'a O,
     /// X = g^x for MtAwc; `None` for plain MtA.
     pub x_point: Option<&'a ProjectivePoint>,
 }
@@ -73,12 +75,16 @@ pub struct BobWitness<'a> {
     pub r: &'a BigInt,
 }
 
-fn challenge(ctx: &MtaContext<'_>, st: &BobStatement<'_>, pr: &BobProof) -> BigInt {
+fn challenge<K: PaillierExp, O: CommitmentOpener>(
+    ctx: &MtaContext<'_>,
+    st: &BobStatement<'_, K, O>,
+    pr: &BobProof,
+) -> BigInt {
     let mut t = ctx.transcript(DOMAIN, ctx.bob);
-    st.pk.n().append_to(&mut t, b"N");
+    st.pk.public_key().n().append_to(&mut t, b"N");
     st.c1.0.append_to(&mut t, b"c1");
     st.c2.0.append_to(&mut t, b"c2");
-    st.rp.append_to(&mut t, b"verifier");
+    st.rp.params().append_to(&mut t, b"verifier");
     match st.x_point {
         Some(x) => t.append(b"X", &encode_point(x)),
         None => t.append(b"X", b"none"),
@@ -99,17 +105,19 @@ fn challenge(ctx: &MtaContext<'_>, st: &BobStatement<'_>, pr: &BobProof) -> BigI
 impl BobProof {
     /// Prove the statement. `beta_nonce` is a nonce precomputed under Alice's key (its
     /// r^N is the proof's β^N). The witness is not checked (tests use this to cheat).
-    pub fn prove<R: RngCore + CryptoRng>(
+    pub fn prove<R: RngCore + CryptoRng, K: PaillierExp, O: CommitmentOpener>(
         rng: &mut R,
         ctx: &MtaContext<'_>,
-        st: &BobStatement<'_>,
+        st: &BobStatement<'_, K, O>,
         wit: &BobWitness<'_>,
         beta_nonce: &EncryptionNonce,
     ) -> Self {
+        let pk = st.pk.public_key();
+        let rp = st.rp.params();
         let q = curve_order();
         let q3 = q.pow(3);
         let q7 = q.pow(7);
-        let nt = st.rp.modulus().value();
+        let nt = rp.modulus().value();
         let qn = &q * nt;
         let q3n = &q3 * nt;
         let mut alpha = BigInt::random_below(rng, &q3);
@@ -118,10 +126,10 @@ impl BobProof {
         let mut sigma = BigInt::random_below(rng, &qn);
         let mut gamma = BigInt::random_below(rng, &q7);
         let mut tau = BigInt::random_below(rng, &q3n);
-        let commit = |a: &BigInt, b: &BigInt| st.rp.commit_sec(a, b).unwrap_or_else(BigInt::zero);
-        let nn = st.pk.nn();
+        let commit = |a: &BigInt, b: &BigInt| rp.commit_sec(a, b).unwrap_or_else(BigInt::zero);
+        let nn = pk.nn();
         let c1_alpha = nn.pow_sec(&st.c1.0, &alpha).unwrap_or_else(BigInt::zero);
-        let v = nn.mul(&nn.mul(&c1_alpha, &st.pk.gamma_pow(&gamma)), &beta_nonce.rn);
+        let v = nn.mul(&nn.mul(&c1_alpha, &pk.gamma_pow(&gamma)), &beta_nonce.rn);
         let u = st.x_point.map(|_| {
             let mut a = bigint_to_scalar(&alpha);
             let p = ProjectivePoint::GENERATOR * a;
@@ -142,7 +150,7 @@ impl BobProof {
             t2: BigInt::zero(),
         };
         let e = challenge(ctx, st, &proof);
-        let n = st.pk.n_modulus();
+        let n = pk.n_modulus();
         proof.s = n.mul(&n.pow_sec(wit.r, &e).unwrap_or_else(BigInt::zero), &beta_nonce.r);
         proof.s1 = &(&e * wit.x) + &alpha;
         proof.s2 = &(&e * &rho) + &rho_p;
@@ -154,15 +162,19 @@ impl BobProof {
         proof
     }
 
-    /// Verify, as the owner of `st.rp` (Alice). `st.c1` is Alice's own ciphertext;
-    /// `st.c2` is validated here.
-    pub fn verify(&self, ctx: &MtaContext<'_>, st: &BobStatement<'_>) -> Result<(), Fault> {
+    /// Verify, as Alice. `st.c1` is Alice's own ciphertext; `st.c2` is validated here.
+    pub fn verify<K: PaillierExp, O: CommitmentOpener>(
+        &self,
+        ctx: &MtaContext<'_>,
+        st: &BobStatement<'_, K, O>,
+    ) -> Result<(), Fault> {
         let bad = |m: &str| Fault::InvalidProof(format!("MtA respondent proof (Bob): {m}"));
-        st.pk.validate(st.c2)?;
+        let pk = st.pk.public_key();
+        pk.validate(st.c2)?;
         let q = curve_order();
         let q3 = q.pow(3);
         let q7 = q.pow(7);
-        let nt = st.rp.modulus();
+        let nt = st.rp.params().modulus();
         if self.s1.is_negative() || self.s1 > q3 {
             return Err(bad("s1 out of range: b not shown below q^3"));
         }
@@ -178,7 +190,7 @@ impl BobProof {
                 return Err(bad("commitment is not a unit mod N~"));
             }
         }
-        if !st.pk.n_modulus().is_unit(&self.s) || !st.pk.nn().is_unit(&self.v) {
+        if !pk.n_modulus().is_unit(&self.s) || !pk.nn().is_unit(&self.v) {
             return Err(bad("s or v is not a unit"));
         }
         let e = challenge(ctx, st, self);
@@ -188,7 +200,7 @@ impl BobProof {
         // h1^s1 h2^s2 = z^e z'
         let lhs = st
             .rp
-            .commit_public(&self.s1, &self.s2)
+            .open(&self.s1, &self.s2)
             .ok_or_else(|| bad("exponentiation"))?;
         if lhs != nt.mul(&pw(nt, &self.z, &e)?, &self.z_prime) {
             return Err(bad("commitment to b does not open"));
@@ -196,18 +208,19 @@ impl BobProof {
         // h1^t1 h2^t2 = t^e w
         let lhs = st
             .rp
-            .commit_public(&self.t1, &self.t2)
+            .open(&self.t1, &self.t2)
             .ok_or_else(|| bad("exponentiation"))?;
         if lhs != nt.mul(&pw(nt, &self.t, &e)?, &self.w) {
             return Err(bad("commitment to beta' does not open"));
         }
         // c1^s1 s^N Γ^t1 = c2^e v mod N^2
-        let nn = st.pk.nn();
+        let nn = pk.nn();
+        let pn = |b: &BigInt, x: &BigInt| st.pk.pow_nn(b, x).ok_or_else(|| bad("exponentiation"));
         let lhs = nn.mul(
-            &nn.mul(&pw(nn, &st.c1.0, &self.s1)?, &pw(nn, &self.s, st.pk.n())?),
-            &st.pk.gamma_pow(&self.t1),
+            &nn.mul(&pn(&st.c1.0, &self.s1)?, &pn(&self.s, pk.n())?),
+            &pk.gamma_pow(&self.t1),
         );
-        if lhs != nn.mul(&pw(nn, &st.c2.0, &e)?, &self.v) {
+        if lhs != nn.mul(&pn(&st.c2.0, &e)?, &self.v) {
             return Err(bad("Paillier equation fails"));
         }
         match (st.x_point, &self.u) {

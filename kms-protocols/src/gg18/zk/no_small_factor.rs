@@ -11,7 +11,7 @@
 
 use crate::error::Fault;
 use crate::gg18::bigint::{abs_le, challenge_below, BigInt};
-use crate::gg18::ring_pedersen::RingPedersen;
+use crate::gg18::ring_pedersen::{CommitmentOpener, RingPedersen};
 use crate::party::{PartyIndex, SessionId};
 use crate::transcript::Transcript;
 use rand_core::{CryptoRng, RngCore};
@@ -170,15 +170,17 @@ impl NoSmallFactorProof {
         Ok(proof)
     }
 
-    /// Verify, as the verifier owning `rp` (our own ring-Pedersen parameters), that `n0`
-    /// has no small factor.
+    /// Verify, as the verifier owning the ring-Pedersen parameters of `opener` (our own;
+    /// pass the secret to open commitments with the trapdoor), that `n0` has no small
+    /// factor.
     pub fn verify(
         &self,
         session: &SessionId,
         prover: PartyIndex,
         n0: &BigInt,
-        rp: &RingPedersen,
+        opener: &impl CommitmentOpener,
     ) -> Result<(), Fault> {
+        let rp = opener.params();
         let bad = |m: &str| Fault::InvalidProof(format!("no-small-factor proof: {m}"));
         let nh = rp.modulus();
         let bd = Bounds::new(n0, rp);
