@@ -681,3 +681,21 @@ fn aux_secret_survives_storage_round_trip() {
     bad.lambda = BigInt::zero();
     assert!(AuxSecret::from_record(&bad).is_err());
 }
+
+#[test]
+fn precomputed_alice_proof_end_to_end() {
+    use kms_protocols::gg18::mta::alice_start_with;
+    use kms_protocols::gg18::zk::mta_range::AliceProofPrecomputation;
+    let mut r = rng(16);
+    let c = ctx(1, 2, b"k*gamma");
+    let (a, b) = (scalar(161), scalar(162));
+    let bob = peer(1, 2);
+    let pre = AliceProofPrecomputation::new(&mut r, node(1).0.paillier(), bob.ring_pedersen());
+    let enc = AliceEncryption::new(&mut r, &node(1).0, &a);
+    let msg = alice_start_with(&c, &node(1).0, &enc, &bob, pre);
+    let alice_seen_by_bob = peer(2, 1);
+    let nonces = BobNonces::precompute(&mut r, &alice_seen_by_bob);
+    let (reply, beta) = bob_respond(&c, &node(2).0, &alice_seen_by_bob, &msg, &b, nonces, false).expect("ok");
+    let alpha = alice_finish(&c, &node(1).0, &msg.ciphertext, &reply, None).expect("ok");
+    assert_eq!(alpha + beta, a * b);
+}
