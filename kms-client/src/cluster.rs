@@ -8,7 +8,7 @@ use kms_core::audit::{AuditEvent, AuditEventType, AuditResult};
 use kms_core::coordinator::Coordinator;
 use kms_core::identity::{NodeIdentity, PeerDirectory};
 use kms_core::node::TssNode;
-use kms_core::ports::{AuditLog, MetadataStore, ShardStore};
+use kms_core::ports::{AuditLog, MetadataStore, NodeTransport, ShardStore};
 use kms_core::ports::{Clock, SystemClock};
 use kms_core::StorageError;
 use kms_core::{KeyId, KeyMetadata, KeyStatus, KmsError, NodeId, SignatureOutput};
@@ -31,8 +31,12 @@ struct Persistence {
     pbkdf2_iterations: u32,
 }
 
+/// Wraps the bus the coordinator talks through (fault injection, latency, tracing).
+type TransportWrapper = Box<dyn FnOnce(Arc<InMemoryBus>) -> Arc<dyn NodeTransport>>;
+
 /// Builder for [`InProcessCluster`].
 pub struct InProcessClusterBuilder {
+    wrap_transport: Option<TransportWrapper>,
     persistence: Option<Persistence>,
     nodes: usize,
     seed: Option<[u8; 32]>,
@@ -57,6 +61,16 @@ impl InProcessClusterBuilder {
     /// Use `store` as the shard store of node `name` (default: in memory).
     pub fn shard_store(mut self, name: &str, store: Arc<dyn ShardStore>) -> Self {
         self.shard_stores.insert(name.to_string(), store);
+        self
+    }
+
+    /// Put a layer between the coordinator and the bus, e.g. to inject faults or
+    /// latency in a simulation.
+    pub fn wrap_transport(
+        mut self,
+        wrap: impl FnOnce(Arc<InMemoryBus>) -> Arc<dyn NodeTransport> + 'static,
+    ) -> Self {
+        self.wrap_transport = Some(Box::new(wrap));
         self
     }
 
@@ -205,7 +219,11 @@ impl InProcessClusterBuilder {
             .metadata
             .unwrap_or_else(|| Arc::new(MemoryMetadataStore::new()));
         let audit = self.audit.unwrap_or_else(|| Arc::new(MemoryAuditLog::new()));
-        let coordinator = Coordinator::new(node_ids, bus.clone(), metadata, audit.clone()).with_rng(child());
+        let transport: Arc<dyn NodeTransport> = match self.wrap_transport.take() {
+            Some(wrap) => wrap(bus.clone()),
+            None => bus.clone(),
+        };
+        let coordinator = Coordinator::new(node_ids, transport, metadata, audit.clone()).with_rng(child());
         Arc::new(InProcessCluster {
             storages,
             bus,
@@ -227,6 +245,7 @@ impl InProcessCluster {
     /// A builder (4 nodes, in-memory stores, OS randomness).
     pub fn builder() -> InProcessClusterBuilder {
         InProcessClusterBuilder {
+            wrap_transport: None,
             persistence: None,
             nodes: 4,
             seed: None,

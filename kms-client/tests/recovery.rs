@@ -115,3 +115,86 @@ async fn recovery_waits_for_unreachable_holders() {
     let report = cluster.coordinator().recover().await.unwrap();
     assert_eq!(report.abandoned_generations, vec![crashed]);
 }
+
+/// Refuses `CommitRefresh` to one node, as if the coordinator crashed before reaching it.
+struct LosesCommitTo {
+    bus: Arc<kms_transport::memory::InMemoryBus>,
+    node: NodeId,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl kms_core::ports::NodeTransport for LosesCommitTo {
+    async fn call(
+        &self,
+        node: &NodeId,
+        request: kms_core::rpc::NodeRequest,
+    ) -> Result<kms_core::rpc::NodeResponse, kms_core::TransportError> {
+        use std::sync::atomic::Ordering;
+        if matches!(request, kms_core::rpc::NodeRequest::CommitRefresh { .. })
+            && *node == self.node
+            && self.armed.swap(false, Ordering::SeqCst)
+        {
+            return Err(kms_core::TransportError::Unreachable(
+                node.clone(),
+                "coordinator crashed".into(),
+            ));
+        }
+        kms_core::ports::NodeTransport::call(&*self.bus, node, request).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_refresh_is_rolled_forward() {
+    for algorithm in [Algorithm::Eddsa, Algorithm::Bls] {
+        // Keys land on tss1..tss3 of a 3-node cluster; the commit to tss3 is lost.
+        let last = NodeId::new("tss3").unwrap();
+        let target = last.clone();
+        let cluster = InProcessCluster::builder()
+            .nodes(3)
+            .wrap_transport(move |bus| {
+                Arc::new(LosesCommitTo {
+                    bus,
+                    node: target,
+                    armed: std::sync::atomic::AtomicBool::new(true),
+                })
+            })
+            .build();
+        let client = KmsClient::new(cluster.clone());
+        let key = client.generate_key(GenerateKey::new(algorithm)).await.unwrap();
+        assert!(
+            client.refresh(&key.key_id).await.is_err(),
+            "the commit to tss3 was lost"
+        );
+        assert_eq!(
+            client.get_key(&key.key_id).await.unwrap().epoch,
+            1,
+            "the epoch moved at the commit point"
+        );
+
+        let report = cluster.coordinator().recover().await.unwrap();
+        assert_eq!(report.rolled_forward, vec![(last.clone(), key.key_id.clone())]);
+        // Every pair, including the rolled-forward holder, now signs with one epoch.
+        for excluded in cluster.nodes().to_vec() {
+            cluster.stop_node(&excluded);
+            let sig = client.sign(&key.key_id, b"rolled forward").await.unwrap();
+            assert!(kms_core::schemes::verify_signature(
+                algorithm,
+                &hex::decode(&key.public_key).unwrap(),
+                b"rolled forward",
+                &sig.signature
+            ));
+            cluster.start_node(&excluded);
+        }
+        assert!(
+            cluster
+                .coordinator()
+                .recover()
+                .await
+                .unwrap()
+                .rolled_forward
+                .is_empty(),
+            "idempotent"
+        );
+    }
+}

@@ -583,31 +583,55 @@ impl Coordinator {
                 });
             }
         };
+        // The metadata write is the commit point: once every holder has staged the new
+        // version, the key's epoch moves; holders are then told to make it current, and
+        // `recover` finishes the job for any holder a crash left behind.
+        meta.epoch = version;
+        meta.updated_at = self.clock.now_ms();
+        self.metadata.update(&meta).await?;
         for node in parties.values() {
-            match self
-                .call(
-                    node,
-                    NodeRequest::CommitRefresh {
-                        key_id: key_id.clone(),
-                        version,
-                    },
-                )
-                .await?
-            {
+            let req = NodeRequest::CommitRefresh {
+                key_id: key_id.clone(),
+                version,
+            };
+            match self.call(node, req).await? {
                 NodeResponse::Ack => {}
                 other => return Err(unexpected(node, &other)),
             }
         }
-        meta.epoch = version;
-        meta.updated_at = self.clock.now_ms();
-        self.metadata.update(&meta).await?;
         Ok(meta)
     }
 
+    /// Bring every reachable holder of an ACTIVE key to the key's epoch, committing the
+    /// staged shard a crashed refresh left on it. Returns the holders moved forward.
+    async fn roll_forward(&self, meta: &KeyMetadata) -> Vec<NodeId> {
+        let mut moved = Vec::new();
+        for h in &meta.holders {
+            let req = NodeRequest::ShardVersion {
+                key_id: meta.key_id.clone(),
+            };
+            let Ok(NodeResponse::Version { version: Some(v) }) = self.call(&h.node, req).await else {
+                continue;
+            };
+            if v < meta.epoch {
+                let req = NodeRequest::CommitRefresh {
+                    key_id: meta.key_id.clone(),
+                    version: meta.epoch,
+                };
+                if let Ok(NodeResponse::Ack) = self.call(&h.node, req).await {
+                    moved.push(h.node.clone());
+                }
+            }
+        }
+        moved
+    }
+
     /// Clean up after a crash: a key left `GENERATING` never became usable, so its
-    /// shards are removed from every holder and its metadata deleted; a shard on a
-    /// reachable node whose key has no metadata is an orphan of such a generation and is
-    /// removed too. Keys whose holders are unreachable now are left for a later pass.
+    /// shards are removed from every holder and its metadata deleted; a holder left at
+    /// an older version by an interrupted refresh commits its staged shard; a shard on a
+    /// reachable node whose key has no metadata is an orphan of a failed generation and
+    /// is removed. Keys whose holders are unreachable now are left for a later pass.
+    /// Call it when the coordinator starts, before it serves requests.
     pub async fn recover(&self) -> Result<RecoveryReport, KmsError> {
         let mut report = RecoveryReport::default();
         let keys = self.metadata.list().await?;
@@ -632,6 +656,14 @@ impl Coordinator {
                 report.abandoned_generations.push(meta.key_id.clone());
             } else {
                 report.pending.push(meta.key_id.clone());
+            }
+        }
+        for meta in keys
+            .iter()
+            .filter(|m| m.status == KeyStatus::Active && m.epoch > 0)
+        {
+            for node in self.roll_forward(meta).await {
+                report.rolled_forward.push((node, meta.key_id.clone()));
             }
         }
         let known: BTreeSet<&KeyId> = keys
@@ -812,4 +844,6 @@ pub struct RecoveryReport {
     pub pending: Vec<KeyId>,
     /// Shards without metadata, removed from their node.
     pub orphan_shards: Vec<(NodeId, KeyId)>,
+    /// Holders whose staged refresh was committed to match the key's epoch.
+    pub rolled_forward: Vec<(NodeId, KeyId)>,
 }

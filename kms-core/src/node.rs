@@ -358,6 +358,9 @@ impl TssNode {
                 }
                 NodeResponse::Ack
             }
+            NodeRequest::ShardVersion { key_id } => NodeResponse::Version {
+                version: self.shards.get(&key_id).await?.map(|r| r.version),
+            },
             NodeRequest::ListShards => NodeResponse::Shards {
                 keys: self.shards.list().await?,
             },

@@ -69,6 +69,11 @@ pub enum NodeRequest {
     },
     /// List the keys this node holds a shard of (for recovery).
     ListShards,
+    /// The version of this node's current shard of a key (for recovery).
+    ShardVersion {
+        /// The key.
+        key_id: KeyId,
+    },
     /// Remove this node's shard of a key.
     DeleteShard {
         /// The key.
@@ -113,6 +118,11 @@ pub enum NodeResponse {
     },
     /// Done, nothing to report.
     Ack,
+    /// Answer to `ShardVersion`; `None` if the node holds no shard of the key.
+    Version {
+        /// The current shard's version.
+        version: Option<u64>,
+    },
     /// Answer to `ListShards`.
     Shards {
         /// Keys with a shard on the node.
