@@ -139,7 +139,6 @@ fn bench(c: &mut Criterion) {
                     || BobNonces::precompute(&mut rng.clone(), &alice_seen_by_bob),
                     |nonces| {
                         bob_respond(
-                            &mut rng.clone(),
                             &ctx,
                             &nodes[1].0,
                             &alice_seen_by_bob,
@@ -156,7 +155,6 @@ fn bench(c: &mut Criterion) {
         );
         let nonces = BobNonces::precompute(&mut rng, &alice_seen_by_bob);
         let (reply, _beta) = bob_respond(
-            &mut rng,
             &ctx,
             &nodes[1].0,
             &alice_seen_by_bob,
@@ -177,7 +175,6 @@ fn bench(c: &mut Criterion) {
             let msg = alice_start(&mut rng, &ctx, &nodes[0].0, &enc, &bob_seen_by_alice);
             let nonces = BobNonces::precompute(&mut rng, &alice_seen_by_bob);
             let (reply, _) = bob_respond(
-                &mut rng,
                 &ctx,
                 &nodes[1].0,
                 &alice_seen_by_bob,

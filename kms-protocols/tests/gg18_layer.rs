@@ -15,7 +15,7 @@ use kms_protocols::gg18::paillier::{Ciphertext, PaillierPublic};
 use kms_protocols::gg18::primes::{is_blum_prime, is_safe_prime};
 use kms_protocols::gg18::zk::modulus::{ModulusProof, MOD_REPETITIONS};
 use kms_protocols::gg18::zk::mta_range::AliceRangeProof;
-use kms_protocols::gg18::zk::mta_respondent::{BobProof, BobStatement, BobWitness};
+use kms_protocols::gg18::zk::mta_respondent::{BobProof, BobProofPrecomputation, BobStatement, BobWitness};
 use kms_protocols::gg18::zk::no_small_factor::NoSmallFactorProof;
 use kms_protocols::gg18::zk::ring_pedersen_params::PRM_REPETITIONS;
 use kms_protocols::{Fault, PartyIndex, SessionId};
@@ -378,17 +378,8 @@ fn mta_end_to_end() {
     let msg = alice_message(&mut r, &c, &a);
     let alice_seen_by_bob = peer(2, 1);
     let nonces = BobNonces::precompute(&mut r, &alice_seen_by_bob);
-    let (reply, beta) = bob_respond(
-        &mut r,
-        &c,
-        &node(2).0,
-        &alice_seen_by_bob,
-        &msg,
-        &b,
-        nonces,
-        false,
-    )
-    .expect("Alice honest");
+    let (reply, beta) =
+        bob_respond(&c, &node(2).0, &alice_seen_by_bob, &msg, &b, nonces, false).expect("Alice honest");
     let alpha = alice_finish(&c, &node(1).0, &msg.ciphertext, &reply, None).expect("Bob honest");
     assert_eq!(alpha + beta, a * b);
 }
@@ -401,8 +392,8 @@ fn mtawc_end_to_end_and_wrong_b_point_caught() {
     let msg = alice_message(&mut r, &c, &a);
     let alice_seen_by_bob = peer(2, 1);
     let nonces = BobNonces::precompute(&mut r, &alice_seen_by_bob);
-    let (reply, beta) = bob_respond(&mut r, &c, &node(2).0, &alice_seen_by_bob, &msg, &b, nonces, true)
-        .expect("Alice honest");
+    let (reply, beta) =
+        bob_respond(&c, &node(2).0, &alice_seen_by_bob, &msg, &b, nonces, true).expect("Alice honest");
     let b_point = ProjectivePoint::GENERATOR * b;
     let alpha = alice_finish(&c, &node(1).0, &msg.ciphertext, &reply, Some(&b_point)).expect("Bob honest");
     assert_eq!(alpha + beta, a * b);
@@ -427,11 +418,10 @@ fn mtawc_end_to_end_and_wrong_b_point_caught() {
     };
     let wit = BobWitness {
         x: &b_int,
-        y: &y,
         r: &BigInt::one(),
     };
-    let beta_nonce = pk.precompute_nonce(&mut r);
-    let proof = BobProof::prove(&mut r, &c, &st, &wit, &beta_nonce);
+    let pre = BobProofPrecomputation::new(&mut r, pk, node(1).0.ring_pedersen(), y.clone());
+    let proof = BobProof::prove(&c, &st, &wit, pre);
     let err = proof.verify(&c, &st).unwrap_err();
     assert!(
         matches!(err, Fault::InvalidProof(ref m) if m.contains("g^b")),
@@ -459,7 +449,6 @@ fn alice_plaintext_out_of_range_is_caught_by_her_range_proof() {
         let alice_seen_by_bob = peer(2, 1);
         let nonces = BobNonces::precompute(&mut r, &alice_seen_by_bob);
         let err = bob_respond(
-            &mut r,
             &c,
             &node(2).0,
             &alice_seen_by_bob,
@@ -510,17 +499,8 @@ fn bob_proof_tampered_is_caught() {
     let msg = alice_message(&mut r, &c, &a);
     let alice_seen_by_bob = peer(2, 1);
     let nonces = BobNonces::precompute(&mut r, &alice_seen_by_bob);
-    let (reply, _beta) = bob_respond(
-        &mut r,
-        &c,
-        &node(2).0,
-        &alice_seen_by_bob,
-        &msg,
-        &b,
-        nonces,
-        false,
-    )
-    .expect("Alice honest");
+    let (reply, _beta) =
+        bob_respond(&c, &node(2).0, &alice_seen_by_bob, &msg, &b, nonces, false).expect("Alice honest");
     let finish = |reply: &kms_protocols::gg18::mta::BobMessage| {
         alice_finish(&c, &node(1).0, &msg.ciphertext, reply, None)
     };
@@ -562,17 +542,15 @@ fn bob_multiplicand_out_of_range_is_caught() {
         rp: node(1).0.ring_pedersen(),
         x_point: None,
     };
-    let beta_nonce = pk.precompute_nonce(&mut r);
+    let pre = BobProofPrecomputation::new(&mut r, pk, node(1).0.ring_pedersen(), y.clone());
     let proof = BobProof::prove(
-        &mut r,
         &c,
         &st_known,
         &BobWitness {
             x: &x,
-            y: &y,
             r: &BigInt::one(),
         },
-        &beta_nonce,
+        pre,
     );
     let err = proof.verify(&c, &st_known).unwrap_err();
     assert!(
@@ -649,15 +627,37 @@ fn bob_proof_verifies_the_same_with_public_values_and_owner_secrets() {
     };
     let wit = BobWitness {
         x: &b,
-        y: &y,
         r: &BigInt::one(),
     };
-    let beta_nonce = pk.precompute_nonce(&mut r);
-    let proof = BobProof::prove(&mut r, &c, &public, &wit, &beta_nonce);
+    let pre = BobProofPrecomputation::new(&mut r, pk, alice.ring_pedersen(), y.clone());
+    let proof = BobProof::prove(&c, &public, &wit, pre);
     proof.verify(&c, &public).expect("public path");
     proof.verify(&c, &owner).expect("owner path");
     let mut bad = proof;
     bad.t2 = &bad.t2 + &BigInt::one();
     assert!(bad.verify(&c, &public).is_err());
     assert!(bad.verify(&c, &owner).is_err());
+}
+
+#[test]
+fn one_checked_ciphertext_serves_mta_and_mtawc() {
+    use kms_protocols::gg18::mta::{bob_answer, bob_check_alice};
+    let mut r = rng(14);
+    let c_k = ctx(1, 2, b"k");
+    let (k, gamma, w) = (scalar(141), scalar(142), scalar(143));
+    let msg = alice_message(&mut r, &c_k, &k);
+    let alice_seen_by_bob = peer(2, 1);
+    let checked = bob_check_alice(&c_k, &node(2).0, &alice_seen_by_bob, &msg).expect("honest");
+    for (tag, b, check) in [(&b"k*gamma"[..], gamma, false), (&b"k*w"[..], w, true)] {
+        let c = MtaContext { tag, ..c_k };
+        let nonces = BobNonces::precompute(&mut r, &alice_seen_by_bob);
+        let (reply, beta) = bob_answer(&c, &alice_seen_by_bob, &checked, &b, nonces, check).expect("answer");
+        let bp = ProjectivePoint::GENERATOR * b;
+        let alpha =
+            alice_finish(&c, &node(1).0, &msg.ciphertext, &reply, check.then_some(&bp)).expect("Bob honest");
+        assert_eq!(alpha + beta, k * b);
+        // The answer is bound to its MtA: presented under the other tag it fails.
+        let other = MtaContext { tag: b"other", ..c_k };
+        assert!(alice_finish(&other, &node(1).0, &msg.ciphertext, &reply, check.then_some(&bp)).is_err());
+    }
 }

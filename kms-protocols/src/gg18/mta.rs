@@ -3,9 +3,10 @@
 //! Alice holds a, Bob holds b; they end with α + β = a·b mod q.
 //! 1. Alice: c_A = Enc_A(a) ([`AliceEncryption`], once per a, reused for every Bob), and
 //!    per Bob a range proof under Bob's ring-Pedersen parameters ([`alice_start`]).
-//! 2. Bob: verifies it, answers c_B = c_A^b · Enc_A(β') with β' ∈ [0, q^5) and his proof
-//!    under Alice's parameters; keeps β = -β' mod q ([`bob_respond`]). For MtAwc the proof
-//!    also shows g^b = B.
+//! 2. Bob: verifies it ([`bob_check_alice`], once per ciphertext), answers
+//!    c_B = c_A^b · Enc_A(β') with β' ∈ [0, q^5) and his proof under Alice's parameters;
+//!    keeps β = -β' mod q ([`bob_answer`]; [`bob_respond`] does both). For MtAwc the
+//!    proof also shows g^b = B. Most of Bob's work is precomputable ([`BobNonces`]).
 //! 3. Alice: verifies Bob's proof, α = Dec_A(c_B) mod q ([`alice_finish`]).
 //!
 //! No value wraps mod N: a <= q^3, b < q (proven <= q^3), β' <= q^7 give
@@ -17,7 +18,7 @@ use super::aux_info::{AuxSecret, PeerAux};
 use super::bigint::BigInt;
 use super::paillier::{Ciphertext, EncryptionNonce};
 use super::zk::mta_range::AliceRangeProof;
-use super::zk::mta_respondent::{BobProof, BobStatement, BobWitness};
+use super::zk::mta_respondent::{BobProof, BobProofPrecomputation, BobStatement, BobWitness};
 use crate::error::Fault;
 use crate::party::{PartyIndex, SessionId};
 use crate::transcript::Transcript;
@@ -161,21 +162,49 @@ pub fn alice_start<R: RngCore + CryptoRng>(
     }
 }
 
-/// Bob's nonces under Alice's key, precomputable off the critical path (each holds an
-/// r^N mod N^2, the most expensive part of Bob's step). Use once.
-#[derive(Debug)]
+/// Bob's precomputation for one MtA with Alice, made off the critical path: β', the
+/// encryption Enc_A(β'; r) (its r^N is the most expensive single step) and two thirds
+/// of his proof ([`BobProofPrecomputation`]). Secret; use once (it is consumed).
 pub struct BobNonces {
     encryption: EncryptionNonce,
-    proof: EncryptionNonce,
+    enc_beta_prime: Ciphertext,
+    proof: BobProofPrecomputation,
+}
+
+impl fmt::Debug for BobNonces {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BobNonces(<redacted>)")
+    }
 }
 
 impl BobNonces {
-    /// Precompute for an MtA with Alice.
+    /// Precompute for an MtA with Alice (her verified aux material).
     pub fn precompute<R: RngCore + CryptoRng>(rng: &mut R, alice: &PeerAux) -> Self {
+        let pk = alice.paillier();
+        // β' ∈ [0, q^5): masks a·b < q^4 statistically, and leaves a·b + β' < N.
+        let beta_prime = BigInt::random_below(rng, &curve_order().pow(5));
+        let encryption = pk.precompute_nonce(rng);
+        let enc_beta_prime = pk.encrypt_with(&beta_prime, &encryption);
+        let proof = BobProofPrecomputation::new(rng, pk, alice.ring_pedersen(), beta_prime);
         Self {
-            encryption: alice.paillier().precompute_nonce(rng),
-            proof: alice.paillier().precompute_nonce(rng),
+            encryption,
+            enc_beta_prime,
+            proof,
         }
+    }
+}
+
+/// Alice's ciphertext after Bob checked her range proof. One check serves every MtA
+/// that multiplies the same ciphertext (GG18 uses Enc(k) for both k·γ and k·w).
+#[derive(Clone, Debug)]
+pub struct CheckedAliceMessage {
+    ciphertext: Ciphertext,
+}
+
+impl CheckedAliceMessage {
+    /// c_A.
+    pub fn ciphertext(&self) -> &Ciphertext {
+        &self.ciphertext
     }
 }
 
@@ -188,12 +217,74 @@ pub struct BobMessage {
     pub proof: BobProof,
 }
 
-/// Step 2 (Bob): verify Alice's message, answer, and return Bob's share β.
-/// `with_check` selects MtAwc: the proof then also shows g^b = B, for B that Alice
-/// knows. A fault means Alice misbehaved.
+/// Step 2a (Bob): check Alice's ciphertext and range proof (made for our ring-Pedersen
+/// parameters). A fault means Alice misbehaved.
+pub fn bob_check_alice(
+    ctx: &MtaContext<'_>,
+    own: &AuxSecret,
+    alice: &PeerAux,
+    msg: &AliceMessage,
+) -> Result<CheckedAliceMessage, Fault> {
+    msg.proof
+        .verify(ctx, alice.paillier(), &msg.ciphertext, own.ring_pedersen_secret())?;
+    Ok(CheckedAliceMessage {
+        ciphertext: msg.ciphertext.clone(),
+    })
+}
+
+/// Step 2b (Bob): answer a checked ciphertext and return Bob's share β = -β' mod q.
+/// `with_check` selects MtAwc: the proof then also shows g^b = B, for the B that Alice
+/// knows. `ctx` names this MtA (its tag may differ from the one Alice's proof used).
+pub fn bob_answer(
+    ctx: &MtaContext<'_>,
+    alice: &PeerAux,
+    checked: &CheckedAliceMessage,
+    b: &Scalar,
+    nonces: BobNonces,
+    with_check: bool,
+) -> Result<(BobMessage, Scalar), Fault> {
+    let pk = alice.paillier();
+    let mut b_int = scalar_to_bigint(b);
+    let c_ab = pk
+        .mul_sec(&checked.ciphertext, &b_int)
+        .ok_or_else(|| Fault::Other("internal: negative multiplier".into()))?;
+    let c_b = pk.add(&c_ab, &nonces.enc_beta_prime);
+    let b_point = ProjectivePoint::GENERATOR * b;
+    let statement = BobStatement {
+        pk,
+        c1: &checked.ciphertext,
+        c2: &c_b,
+        rp: alice.ring_pedersen(),
+        x_point: with_check.then_some(&b_point),
+    };
+    let beta = -bigint_to_scalar(nonces.proof.y());
+    let BobNonces {
+        encryption,
+        proof: pre,
+        ..
+    } = nonces;
+    let proof = BobProof::prove(
+        ctx,
+        &statement,
+        &BobWitness {
+            x: &b_int,
+            r: &encryption.r,
+        },
+        pre,
+    );
+    b_int.zeroize();
+    Ok((
+        BobMessage {
+            ciphertext: c_b,
+            proof,
+        },
+        beta,
+    ))
+}
+
+/// Step 2 (Bob) in one call: [`bob_check_alice`] then [`bob_answer`].
 #[allow(clippy::too_many_arguments)]
-pub fn bob_respond<R: RngCore + CryptoRng>(
-    rng: &mut R,
+pub fn bob_respond(
     ctx: &MtaContext<'_>,
     own: &AuxSecret,
     alice: &PeerAux,
@@ -202,45 +293,8 @@ pub fn bob_respond<R: RngCore + CryptoRng>(
     nonces: BobNonces,
     with_check: bool,
 ) -> Result<(BobMessage, Scalar), Fault> {
-    let pk = alice.paillier();
-    msg.proof
-        .verify(ctx, pk, &msg.ciphertext, own.ring_pedersen_secret())?;
-    let q = curve_order();
-    let mut b_int = scalar_to_bigint(b);
-    let mut beta_prime = BigInt::random_below(rng, &q.pow(5));
-    let c_ab = pk
-        .mul_sec(&msg.ciphertext, &b_int)
-        .ok_or_else(|| Fault::Other("internal: negative multiplier".into()))?;
-    let c_b = pk.add(&c_ab, &pk.encrypt_with(&beta_prime, &nonces.encryption));
-    let b_point = ProjectivePoint::GENERATOR * b;
-    let statement = BobStatement {
-        pk,
-        c1: &msg.ciphertext,
-        c2: &c_b,
-        rp: alice.ring_pedersen(),
-        x_point: with_check.then_some(&b_point),
-    };
-    let proof = BobProof::prove(
-        rng,
-        ctx,
-        &statement,
-        &BobWitness {
-            x: &b_int,
-            y: &beta_prime,
-            r: &nonces.encryption.r,
-        },
-        &nonces.proof,
-    );
-    let beta = -bigint_to_scalar(&beta_prime);
-    b_int.zeroize();
-    beta_prime.zeroize();
-    Ok((
-        BobMessage {
-            ciphertext: c_b,
-            proof,
-        },
-        beta,
-    ))
+    let checked = bob_check_alice(ctx, own, alice, msg)?;
+    bob_answer(ctx, alice, &checked, b, nonces, with_check)
 }
 
 /// Step 3 (Alice): verify Bob's answer to `sent` and return Alice's share α.

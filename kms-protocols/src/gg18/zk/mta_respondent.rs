@@ -13,12 +13,12 @@
 use crate::error::Fault;
 use crate::gg18::bigint::{challenge_below, BigInt};
 use crate::gg18::mta::{bigint_to_scalar, curve_order, decode_point, encode_point, MtaContext};
-use crate::gg18::paillier::{Ciphertext, EncryptionNonce, PaillierExp};
-use crate::gg18::ring_pedersen::CommitmentOpener;
+use crate::gg18::paillier::{Ciphertext, EncryptionNonce, PaillierExp, PaillierPublic};
+use crate::gg18::ring_pedersen::{CommitmentOpener, RingPedersen};
 use k256::ProjectivePoint;
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 const DOMAIN: &[u8] = b"kms/gg18/zk/mta-respondent/v1";
 
@@ -65,14 +65,97 @@ pub struct BobStatement<'a, K: PaillierExp, O: CommitmentOpener> {
     pub x_point: Option<&'a ProjectivePoint>,
 }
 
-/// Bob's secret witness.
+/// Bob's secret witness (y, β' in MtA, sits in the precomputation).
 pub struct BobWitness<'a> {
     /// x (Bob's multiplicand b), in [0, q).
     pub x: &'a BigInt,
-    /// y (Bob's additive mask β').
-    pub y: &'a BigInt,
-    /// The encryption nonce of Γ^y r^N.
+    /// The encryption nonce r of Γ^y r^N.
     pub r: &'a BigInt,
+}
+
+/// Everything of Bob's proof that does not depend on x or on Alice's ciphertext, made
+/// off the critical path: the masks, β^N, and the commitments z', t, w, the h2^ρ half
+/// of z, Γ^γ β^N and g^α. About two thirds of the prover's work. Use once (it is
+/// consumed), with the Paillier key and ring-Pedersen parameters it was made for.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct BobProofPrecomputation {
+    y: BigInt,
+    alpha: BigInt,
+    rho: BigInt,
+    rho_p: BigInt,
+    sigma: BigInt,
+    gamma: BigInt,
+    tau: BigInt,
+    beta_nonce: EncryptionNonce,
+    h2_rho: BigInt,
+    gamma_beta_n: BigInt,
+    #[zeroize(skip)]
+    z_prime: BigInt,
+    #[zeroize(skip)]
+    t: BigInt,
+    #[zeroize(skip)]
+    w: BigInt,
+    #[zeroize(skip)]
+    u: Vec<u8>,
+}
+
+impl std::fmt::Debug for BobProofPrecomputation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BobProofPrecomputation(<redacted>)")
+    }
+}
+
+impl BobProofPrecomputation {
+    /// Precompute for a proof under Alice's key `pk` and parameters `rp`, for the witness
+    /// part y (β' in MtA; secret, >= 0).
+    pub fn new<R: RngCore + CryptoRng>(
+        rng: &mut R,
+        pk: &PaillierPublic,
+        rp: &RingPedersen,
+        y: BigInt,
+    ) -> Self {
+        let q = curve_order();
+        let q3 = q.pow(3);
+        let q7 = q.pow(7);
+        let nt = rp.modulus().value();
+        let qn = &q * nt;
+        let q3n = &q3 * nt;
+        let alpha = BigInt::random_below(rng, &q3);
+        let rho = BigInt::random_below(rng, &qn);
+        let rho_p = BigInt::random_below(rng, &q3n);
+        let sigma = BigInt::random_below(rng, &qn);
+        let gamma = BigInt::random_below(rng, &q7);
+        let tau = BigInt::random_below(rng, &q3n);
+        let beta_nonce = pk.precompute_nonce(rng);
+        // Exponents are >= 0 by construction: the commitments cannot fail.
+        let commit = |a: &BigInt, b: &BigInt| rp.commit_sec(a, b).unwrap_or_else(BigInt::zero);
+        let h2_rho = rp.modulus().pow_sec(rp.h2(), &rho).unwrap_or_else(BigInt::zero);
+        let gamma_beta_n = pk.nn().mul(&pk.gamma_pow(&gamma), &beta_nonce.rn);
+        let mut a = bigint_to_scalar(&alpha);
+        let u = encode_point(&(ProjectivePoint::GENERATOR * a));
+        a.zeroize();
+        Self {
+            z_prime: commit(&alpha, &rho_p),
+            t: commit(&y, &sigma),
+            w: commit(&gamma, &tau),
+            y,
+            alpha,
+            rho,
+            rho_p,
+            sigma,
+            gamma,
+            tau,
+            beta_nonce,
+            h2_rho,
+            gamma_beta_n,
+            u,
+        }
+    }
+
+    /// The witness part y this was made for.
+    pub fn y(&self) -> &BigInt {
+        &self.y
+    }
 }
 
 fn challenge<K: PaillierExp, O: CommitmentOpener>(
@@ -103,46 +186,28 @@ fn challenge<K: PaillierExp, O: CommitmentOpener>(
 }
 
 impl BobProof {
-    /// Prove the statement. `beta_nonce` is a nonce precomputed under Alice's key (its
-    /// r^N is the proof's β^N). The witness is not checked (tests use this to cheat).
-    pub fn prove<R: RngCore + CryptoRng, K: PaillierExp, O: CommitmentOpener>(
-        rng: &mut R,
+    /// Prove the statement with a precomputation made for the same key, parameters and y.
+    /// The witness is not checked (tests use this to cheat).
+    pub fn prove<K: PaillierExp, O: CommitmentOpener>(
         ctx: &MtaContext<'_>,
         st: &BobStatement<'_, K, O>,
         wit: &BobWitness<'_>,
-        beta_nonce: &EncryptionNonce,
+        pre: BobProofPrecomputation,
     ) -> Self {
         let pk = st.pk.public_key();
         let rp = st.rp.params();
-        let q = curve_order();
-        let q3 = q.pow(3);
-        let q7 = q.pow(7);
-        let nt = rp.modulus().value();
-        let qn = &q * nt;
-        let q3n = &q3 * nt;
-        let mut alpha = BigInt::random_below(rng, &q3);
-        let mut rho = BigInt::random_below(rng, &qn);
-        let mut rho_p = BigInt::random_below(rng, &q3n);
-        let mut sigma = BigInt::random_below(rng, &qn);
-        let mut gamma = BigInt::random_below(rng, &q7);
-        let mut tau = BigInt::random_below(rng, &q3n);
-        let commit = |a: &BigInt, b: &BigInt| rp.commit_sec(a, b).unwrap_or_else(BigInt::zero);
+        let nt = rp.modulus();
         let nn = pk.nn();
-        let c1_alpha = nn.pow_sec(&st.c1.0, &alpha).unwrap_or_else(BigInt::zero);
-        let v = nn.mul(&nn.mul(&c1_alpha, &pk.gamma_pow(&gamma)), &beta_nonce.rn);
-        let u = st.x_point.map(|_| {
-            let mut a = bigint_to_scalar(&alpha);
-            let p = ProjectivePoint::GENERATOR * a;
-            a.zeroize();
-            encode_point(&p)
-        });
+        // The online part: h1^x, c1^α, the challenge and the responses.
+        let h1_x = nt.pow_sec(rp.h1(), wit.x).unwrap_or_else(BigInt::zero);
+        let c1_alpha = nn.pow_sec(&st.c1.0, &pre.alpha).unwrap_or_else(BigInt::zero);
         let mut proof = Self {
-            z: commit(wit.x, &rho),
-            z_prime: commit(&alpha, &rho_p),
-            t: commit(wit.y, &sigma),
-            v,
-            w: commit(&gamma, &tau),
-            u,
+            z: nt.mul(&h1_x, &pre.h2_rho),
+            z_prime: pre.z_prime.clone(),
+            t: pre.t.clone(),
+            v: nn.mul(&c1_alpha, &pre.gamma_beta_n),
+            w: pre.w.clone(),
+            u: st.x_point.map(|_| pre.u.clone()),
             s: BigInt::zero(),
             s1: BigInt::zero(),
             s2: BigInt::zero(),
@@ -151,14 +216,14 @@ impl BobProof {
         };
         let e = challenge(ctx, st, &proof);
         let n = pk.n_modulus();
-        proof.s = n.mul(&n.pow_sec(wit.r, &e).unwrap_or_else(BigInt::zero), &beta_nonce.r);
-        proof.s1 = &(&e * wit.x) + &alpha;
-        proof.s2 = &(&e * &rho) + &rho_p;
-        proof.t1 = &(&e * wit.y) + &gamma;
-        proof.t2 = &(&e * &sigma) + &tau;
-        for s in [&mut alpha, &mut rho, &mut rho_p, &mut sigma, &mut gamma, &mut tau] {
-            s.zeroize();
-        }
+        proof.s = n.mul(
+            &n.pow_sec(wit.r, &e).unwrap_or_else(BigInt::zero),
+            &pre.beta_nonce.r,
+        );
+        proof.s1 = &(&e * wit.x) + &pre.alpha;
+        proof.s2 = &(&e * &pre.rho) + &pre.rho_p;
+        proof.t1 = &(&e * &pre.y) + &pre.gamma;
+        proof.t2 = &(&e * &pre.sigma) + &pre.tau;
         proof
     }
 
