@@ -193,7 +193,7 @@ impl MtaBackend for PaillierMta {
             proof,
         };
         let nonces = BobNonces::precompute(rng, alice);
-        mta::bob_respond(rng, &context(&run), own, alice, &msg, b, nonces, check)
+        mta::bob_respond(&context(&run), own, alice, &msg, b, nonces, check)
     }
 
     fn alice_finish(
