@@ -9,7 +9,8 @@
 //!
 //! The protocol runs (GG18 threshold ECDSA on secp256k1, Gennaro-Goldfeder 2018) sit on
 //! top: [`keygen`] (DKG), [`sign`] (signing phases 1-6), [`refresh`], with the key share
-//! in [`key_share`] and the output signature in [`signature`].
+//! in [`key_share`] and the output signature in [`signature`]. [`storage`] holds the
+//! encodings a node keeps on disk (aux secret, verified peers, key shares).
 
 pub mod aux_info;
 pub mod bigint;
@@ -27,6 +28,7 @@ pub mod refresh;
 pub mod secp256k1;
 pub mod sign;
 pub mod signature;
+pub mod storage;
 #[cfg(test)]
 mod test_support;
 
