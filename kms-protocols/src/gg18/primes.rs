@@ -159,7 +159,7 @@ fn search<R: RngCore + CryptoRng>(
                     break;
                 }
                 tested += 1;
-                if tested % 64 == 0 {
+                if tested.is_multiple_of(64) {
                     progress(Progress {
                         kind,
                         found,
