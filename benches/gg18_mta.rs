@@ -10,8 +10,10 @@ use k256::{ProjectivePoint, Scalar};
 use kms_protocols::gg18::aux_info::{AuxPublic, AuxSecret, PeerAux};
 use kms_protocols::gg18::bigint::BigInt;
 use kms_protocols::gg18::mta::{
-    alice_finish, alice_start, bob_respond, AliceEncryption, BobNonces, MtaContext,
+    alice_finish, alice_start, alice_start_with, bob_check_alice, bob_respond, AliceEncryption, BobNonces,
+    MtaContext,
 };
+use kms_protocols::gg18::zk::mta_range::AliceProofPrecomputation;
 use kms_protocols::{PartyIndex, SessionId};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -127,7 +129,35 @@ fn bench(c: &mut Criterion) {
     g.bench_function("Alice: range proof", |bch| {
         bch.iter(|| alice_start(&mut rng, &ctx, &nodes[0].0, &enc, &bob_seen_by_alice))
     });
+    g.bench_function(
+        "Alice: range proof precomputation (off the critical path)",
+        |bch| {
+            bch.iter(|| {
+                AliceProofPrecomputation::new(
+                    &mut rng,
+                    nodes[0].0.paillier(),
+                    bob_seen_by_alice.ring_pedersen(),
+                )
+            })
+        },
+    );
+    g.bench_function("Alice: range proof, precomputed (online part)", |bch| {
+        bch.iter_batched(
+            || {
+                AliceProofPrecomputation::new(
+                    &mut rng.clone(),
+                    nodes[0].0.paillier(),
+                    bob_seen_by_alice.ring_pedersen(),
+                )
+            },
+            |pre| alice_start_with(&ctx, &nodes[0].0, &enc, &bob_seen_by_alice, pre),
+            criterion::BatchSize::PerIteration,
+        )
+    });
     let msg = alice_start(&mut rng, &ctx, &nodes[0].0, &enc, &bob_seen_by_alice);
+    g.bench_function("Bob: check Alice's range proof (once per ciphertext)", |bch| {
+        bch.iter(|| bob_check_alice(&ctx, &nodes[1].0, &alice_seen_by_bob, &msg).expect("ok"))
+    });
     g.bench_function("Bob: precompute nonces (off the critical path)", |bch| {
         bch.iter(|| BobNonces::precompute(&mut rng, &alice_seen_by_bob))
     });

@@ -20,7 +20,7 @@ fn hex(v: &BigInt) -> String {
 fn main() {
     let report = |label: String| {
         move |p: Progress| {
-            if p.candidates_tested % 1024 == 0 || p.found == p.needed {
+            if p.candidates_tested.is_multiple_of(1024) || p.found == p.needed {
                 eprintln!("{label}: {p:?}");
             }
         }

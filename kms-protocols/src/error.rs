@@ -96,6 +96,11 @@ pub enum ProtocolError {
     /// to a local bug or corrupted local state, never to a peer.
     #[error("internal consistency check failed: {0}")]
     Internal(String),
+    /// A joint check failed in a way the protocol cannot attribute to one party (GG18's
+    /// phase 5D: someone computed with wrong values without breaking a proof). The run is
+    /// aborted before any secret-dependent value is revealed.
+    #[error("aborted, culprit not identifiable: {0}")]
+    Unattributable(String),
 }
 
 impl ProtocolError {

@@ -36,6 +36,7 @@ use crate::ProtocolError;
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Size of each prime: 1024 bits, so N and N~ have 2048 bits.
 pub const PRIME_BITS: usize = 1024;
@@ -105,6 +106,38 @@ impl AuxSecret {
         Ok(Self {
             paillier,
             ring_pedersen,
+        })
+    }
+
+    /// The storable form (to persist the material: generation is slow).
+    pub fn to_record(&self) -> AuxSecretRecord {
+        let (p_tilde, q_tilde, h1, lambda) = self.ring_pedersen.parts();
+        AuxSecretRecord {
+            p: self.paillier.p().clone(),
+            q: self.paillier.q().clone(),
+            p_tilde: p_tilde.clone(),
+            q_tilde: q_tilde.clone(),
+            h1: h1.clone(),
+            lambda: lambda.clone(),
+        }
+    }
+
+    /// Rebuild from a stored record (same public material as before, so the cached
+    /// [`AuxPublic`] and the peers' verification stay valid).
+    pub fn from_record(record: &AuxSecretRecord) -> Result<Self, ProtocolError> {
+        if record.p.rem_u64(4) != 3 || record.q.rem_u64(4) != 3 {
+            return Err(ProtocolError::InvalidParameters(
+                "Paillier primes must be 3 mod 4".into(),
+            ));
+        }
+        Ok(Self {
+            paillier: PaillierSecret::from_primes(record.p.clone(), record.q.clone())?,
+            ring_pedersen: RingPedersenSecret::from_parts(
+                record.p_tilde.clone(),
+                record.q_tilde.clone(),
+                record.h1.clone(),
+                record.lambda.clone(),
+            )?,
         })
     }
 
@@ -196,6 +229,30 @@ impl AuxSecret {
             paillier,
             ring_pedersen,
         }
+    }
+}
+
+/// The storable form of an [`AuxSecret`]: the primes, h1 and λ. Secret: the node's
+/// storage encrypts it like a shard. Zeroized on drop; Debug redacts.
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct AuxSecretRecord {
+    /// Paillier prime p.
+    pub p: BigInt,
+    /// Paillier prime q.
+    pub q: BigInt,
+    /// Ring-Pedersen safe prime p~.
+    pub p_tilde: BigInt,
+    /// Ring-Pedersen safe prime q~.
+    pub q_tilde: BigInt,
+    /// h1.
+    pub h1: BigInt,
+    /// λ with h2 = h1^λ.
+    pub lambda: BigInt,
+}
+
+impl fmt::Debug for AuxSecretRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuxSecretRecord(<redacted>)")
     }
 }
 

@@ -17,7 +17,7 @@
 use super::aux_info::{AuxSecret, PeerAux};
 use super::bigint::BigInt;
 use super::paillier::{Ciphertext, EncryptionNonce};
-use super::zk::mta_range::AliceRangeProof;
+use super::zk::mta_range::{AliceProofPrecomputation, AliceRangeProof};
 use super::zk::mta_respondent::{BobProof, BobProofPrecomputation, BobStatement, BobWitness};
 use crate::error::Fault;
 use crate::party::{PartyIndex, SessionId};
@@ -155,6 +155,30 @@ pub fn alice_start<R: RngCore + CryptoRng>(
         &enc.a,
         &enc.nonce.r,
         bob.ring_pedersen(),
+    );
+    AliceMessage {
+        ciphertext: enc.ciphertext.clone(),
+        proof,
+    }
+}
+
+/// Step 1 (Alice) with the proof's input-independent part precomputed
+/// ([`AliceProofPrecomputation::new`] for our key and Bob's parameters).
+pub fn alice_start_with(
+    ctx: &MtaContext<'_>,
+    own: &AuxSecret,
+    enc: &AliceEncryption,
+    bob: &PeerAux,
+    pre: AliceProofPrecomputation,
+) -> AliceMessage {
+    let proof = AliceRangeProof::prove_with(
+        ctx,
+        own.paillier(),
+        &enc.ciphertext,
+        &enc.a,
+        &enc.nonce.r,
+        bob.ring_pedersen(),
+        pre,
     );
     AliceMessage {
         ciphertext: enc.ciphertext.clone(),

@@ -110,6 +110,25 @@ impl RingPedersen {
     }
 }
 
+fn bad_primes(m: &str) -> ProtocolError {
+    ProtocolError::InvalidParameters(format!("ring-Pedersen primes: {m}"))
+}
+
+/// (p~ - 1)/2 and (q~ - 1)/2, after checking the primes' shape.
+fn halves(p: &BigInt, q: &BigInt) -> Result<(BigInt, BigInt), ProtocolError> {
+    if p == q || p.bits() != q.bits() || p.rem_u64(4) != 3 || q.rem_u64(4) != 3 {
+        return Err(bad_primes("must be distinct safe primes of equal size"));
+    }
+    let two = BigInt::from_u64(2);
+    let pp = (p - &BigInt::one())
+        .div_floor(&two)
+        .ok_or_else(|| bad_primes("p"))?;
+    let qp = (q - &BigInt::one())
+        .div_floor(&two)
+        .ok_or_else(|| bad_primes("q"))?;
+    Ok((pp, qp))
+}
+
 /// Opens ring-Pedersen commitments for a verifier: `h1^x · h2^r mod N~` with public x, r
 /// of any sign. The owner of the parameters does it faster with the trapdoor.
 pub trait CommitmentOpener {
@@ -175,19 +194,9 @@ impl RingPedersenSecret {
         p: BigInt,
         q: BigInt,
     ) -> Result<Self, ProtocolError> {
-        let bad = |m: &str| ProtocolError::InvalidParameters(format!("ring-Pedersen primes: {m}"));
-        if p == q || p.bits() != q.bits() || p.rem_u64(4) != 3 || q.rem_u64(4) != 3 {
-            return Err(bad("must be distinct safe primes of equal size"));
-        }
-        let n = Modulus::new(&p * &q).ok_or_else(|| bad("even"))?;
-        if n.bits() < MIN_MODULUS_BITS {
-            return Err(bad("N~ shorter than 2048 bits"));
-        }
-        let two = BigInt::from_u64(2);
-        let pp = (&p - &BigInt::one()).div_floor(&two).ok_or_else(|| bad("p"))?;
-        let qp = (&q - &BigInt::one()).div_floor(&two).ok_or_else(|| bad("q"))?;
-        let order = &pp * &qp;
-        let order_m = Modulus::new(order.clone()).ok_or_else(|| bad("p'q' must be odd"))?;
+        let n = Modulus::new(&p * &q).ok_or_else(|| bad_primes("even"))?;
+        let (pp, qp) = halves(&p, &q)?;
+        let order = Modulus::new(&pp * &qp).ok_or_else(|| bad_primes("p'q' must be odd"))?;
         // h1 = r^2 has order p'q' unless it is 1 modulo p~ or q~.
         let h1 = loop {
             let r = n.random_unit(rng);
@@ -196,7 +205,30 @@ impl RingPedersenSecret {
                 break h;
             }
         };
-        let lambda = order_m.random_unit(rng);
+        let lambda = order.random_unit(rng);
+        Self::from_parts(p, q, h1, lambda)
+    }
+
+    /// Rebuild from stored parts (the safe primes, h1 and λ), checking that they fit:
+    /// h1 a quadratic residue of full order, λ invertible mod p'q'.
+    pub fn from_parts(p: BigInt, q: BigInt, h1: BigInt, lambda: BigInt) -> Result<Self, ProtocolError> {
+        let bad = bad_primes;
+        let n = Modulus::new(&p * &q).ok_or_else(|| bad("even"))?;
+        if n.bits() < MIN_MODULUS_BITS {
+            return Err(bad("N~ shorter than 2048 bits"));
+        }
+        let (pp, qp) = halves(&p, &q)?;
+        let order = &pp * &qp;
+        let order_m = Modulus::new(order.clone()).ok_or_else(|| bad("p'q' must be odd"))?;
+        if (&h1 - &BigInt::one()).gcd(n.value()) != BigInt::one() {
+            return Err(bad("h1 does not have full order"));
+        }
+        let pm = Modulus::new(p.clone()).ok_or_else(|| bad("p"))?;
+        let qm = Modulus::new(q.clone()).ok_or_else(|| bad("q"))?;
+        // Euler's criterion: h1 must be a square mod p~ and q~ (so its order is p'q').
+        if pm.pow_sec(&h1, &pp) != Some(BigInt::one()) || qm.pow_sec(&h1, &qp) != Some(BigInt::one()) {
+            return Err(bad("h1 is not a quadratic residue"));
+        }
         let lambda_inv = order_m.inv(&lambda).ok_or_else(|| bad("λ not invertible"))?;
         let h2 = n.pow_sec(&h1, &lambda).ok_or_else(|| bad("h2"))?;
         let public = RingPedersen::check(&RingPedersenParams {
@@ -205,9 +237,9 @@ impl RingPedersenSecret {
             h2,
         })
         .map_err(|f| ProtocolError::InvalidParameters(f.to_string()))?;
-        let h1_p = public.h1.rem_floor(&p).ok_or_else(|| bad("p"))?;
-        let h1_q = public.h1.rem_floor(&q).ok_or_else(|| bad("q"))?;
-        let q_inv_p = q.invert_mod(&p).ok_or_else(|| bad("q mod p"))?;
+        let h1_p = pm.reduce(&public.h1);
+        let h1_q = qm.reduce(&public.h1);
+        let q_inv_p = pm.inv(&q).ok_or_else(|| bad("q mod p"))?;
         Ok(Self {
             p,
             q,
@@ -221,6 +253,11 @@ impl RingPedersenSecret {
             q_inv_p,
             public,
         })
+    }
+
+    /// The stored parts: (p~, q~, h1, λ).
+    pub(crate) fn parts(&self) -> (&BigInt, &BigInt, &BigInt, &BigInt) {
+        (&self.p, &self.q, &self.public.h1, &self.lambda)
     }
 
     /// `h1^x · h2^r mod N~` computed by the owner with the trapdoor: h2 = h1^λ, so this is

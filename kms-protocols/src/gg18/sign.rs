@@ -27,7 +27,7 @@
 //! Known limit of GG18: if every proof and opening verifies but a signer fed wrong
 //! values into the arithmetic (e.g. a wrong delta_i or an MtA input that is not
 //! gamma_i), the 5D check fails without naming the signer; the run then aborts with
-//! [`ProtocolError::Internal`] and no signature share is revealed.
+//! [`ProtocolError::Unattributable`] and no signature share is revealed.
 
 use super::key_share::KeyShareOf;
 use super::mta_backend::{MtaBackend, MtaKind, MtaRun};
@@ -181,7 +181,7 @@ fn missing(what: &str) -> ProtocolError {
 
 /// GG18 aborts without a culprit when the values behind valid proofs are inconsistent.
 fn unattributable(what: &str) -> ProtocolError {
-    ProtocolError::Internal(format!(
+    ProtocolError::Unattributable(format!(
         "{what}: a signer deviated without breaking a proof; GG18 cannot identify it"
     ))
 }

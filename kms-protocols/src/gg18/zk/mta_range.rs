@@ -15,9 +15,58 @@ use crate::gg18::ring_pedersen::{CommitmentOpener, RingPedersen};
 use crate::transcript::Transcript;
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 const DOMAIN: &[u8] = b"kms/gg18/zk/mta-range/v1";
+
+/// The input-independent part of Alice's range proof, made off the critical path for
+/// one verifier's parameters: the masks α, β, γ, ρ, and h2^ρ, u = Γ^α β^N (CRT), w.
+/// Secret; use once (it is consumed).
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct AliceProofPrecomputation {
+    alpha: BigInt,
+    beta: BigInt,
+    gamma: BigInt,
+    rho: BigInt,
+    h2_rho: BigInt,
+    #[zeroize(skip)]
+    u: BigInt,
+    #[zeroize(skip)]
+    w: BigInt,
+}
+
+impl std::fmt::Debug for AliceProofPrecomputation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AliceProofPrecomputation(<redacted>)")
+    }
+}
+
+impl AliceProofPrecomputation {
+    /// Precompute for a proof under our own key `sk` to the verifier with parameters `rp`.
+    pub fn new<R: RngCore + CryptoRng>(rng: &mut R, sk: &PaillierSecret, rp: &RingPedersen) -> Self {
+        let pk = sk.public();
+        let q = curve_order();
+        let q3 = q.pow(3);
+        let nt = rp.modulus();
+        let alpha = BigInt::random_below(rng, &q3);
+        let beta = pk.n_modulus().random_unit(rng);
+        let gamma = BigInt::random_below(rng, &(&q3 * nt.value()));
+        let rho = BigInt::random_below(rng, &(&q * nt.value()));
+        // All exponents are >= 0 by construction, so the commitments cannot fail.
+        let h2_rho = nt.pow_sec(rp.h2(), &rho).unwrap_or_else(BigInt::zero);
+        let u = pk.nn().mul(&pk.gamma_pow(&alpha), &sk.power_n_crt(&beta));
+        let w = rp.commit_sec(&alpha, &gamma).unwrap_or_else(BigInt::zero);
+        Self {
+            alpha,
+            beta,
+            gamma,
+            rho,
+            h2_rho,
+            u,
+            w,
+        }
+    }
+}
 
 /// Alice's range proof.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -68,27 +117,38 @@ impl AliceRangeProof {
         r: &BigInt,
         rp: &RingPedersen,
     ) -> Self {
+        let pre = AliceProofPrecomputation::new(rng, sk, rp);
+        Self::prove_with(ctx, sk, c, m, r, rp, pre)
+    }
+
+    /// [`AliceRangeProof::prove`] with the input-independent part precomputed (for the
+    /// same key and verifier parameters). Online cost: h1^m, r^e and hashing.
+    pub fn prove_with(
+        ctx: &MtaContext<'_>,
+        sk: &PaillierSecret,
+        c: &Ciphertext,
+        m: &BigInt,
+        r: &BigInt,
+        rp: &RingPedersen,
+        pre: AliceProofPrecomputation,
+    ) -> Self {
         let pk = sk.public();
-        let q = curve_order();
-        let q3 = q.pow(3);
-        let nt = rp.modulus().value();
-        let mut alpha = BigInt::random_below(rng, &q3);
-        let mut beta = pk.n_modulus().random_unit(rng);
-        let mut gamma = BigInt::random_below(rng, &(&q3 * nt));
-        let mut rho = BigInt::random_below(rng, &(&q * nt));
-        // All exponents are >= 0 by construction, so the commitments cannot fail.
-        let z = rp.commit_sec(m, &rho).unwrap_or_else(BigInt::zero);
-        let u = pk.nn().mul(&pk.gamma_pow(&alpha), &sk.power_n_crt(&beta));
-        let w = rp.commit_sec(&alpha, &gamma).unwrap_or_else(BigInt::zero);
-        let e = challenge(ctx, pk, c, rp, &z, &u, &w);
+        let nt = rp.modulus();
+        let h1_m = nt.pow_sec(rp.h1(), m).unwrap_or_else(BigInt::zero);
+        let z = nt.mul(&h1_m, &pre.h2_rho);
+        let e = challenge(ctx, pk, c, rp, &z, &pre.u, &pre.w);
         let n = pk.n_modulus();
-        let s = n.mul(&n.pow_sec(r, &e).unwrap_or_else(BigInt::zero), &beta);
-        let s1 = &(&e * m) + &alpha;
-        let s2 = &(&e * &rho) + &gamma;
-        for v in [&mut alpha, &mut beta, &mut gamma, &mut rho] {
-            v.zeroize();
+        let s = n.mul(&n.pow_sec(r, &e).unwrap_or_else(BigInt::zero), &pre.beta);
+        let s1 = &(&e * m) + &pre.alpha;
+        let s2 = &(&e * &pre.rho) + &pre.gamma;
+        Self {
+            z,
+            u: pre.u.clone(),
+            w: pre.w.clone(),
+            s,
+            s1,
+            s2,
         }
-        Self { z, u, w, s, s1, s2 }
     }
 
     /// Verify that `c` (under Alice's key) encrypts m <= q^3. `key` is Alice's public key;

@@ -1,4 +1,4 @@
-//! Πprm (CGGMP21, fig. 17), both ways: h2 ∈ <h1> and h1 ∈ <h2>.
+//! Πprm (CGGMP21, fig. 17), both ways: h2 ∈ ⟨h1⟩ and h1 ∈ ⟨h2⟩.
 //!
 //! For s = t^λ mod N~ the prover shows knowledge of λ with [`PRM_REPETITIONS`]
 //! binary-challenge rounds: A_i = t^{a_i}, challenge bits e_i from all A_i at once,
@@ -241,7 +241,7 @@ mod tests {
         let h1 = qr_generator(&mut rng, &nm);
         let lambda = om.random_unit(&mut rng);
         let lambda_inv = om.inv(&lambda).expect("unit");
-        // h2 = -h1^λ: -1 is a non-residue mod a safe-prime product, so h2 ∉ <h1>.
+        // h2 = -h1^λ: -1 is a non-residue mod a safe-prime product, so h2 ∉ ⟨h1⟩.
         let h2 = nm.mul(&nm.pow(&h1, &lambda).expect("pow"), &(&n - &BigInt::one()));
         let err = forge_and_verify(&mut rng, h1, h2, lambda, lambda_inv).unwrap_err();
         assert!(matches!(err, Fault::InvalidProof(_)), "{err}");
@@ -276,8 +276,8 @@ mod tests {
         let (n, order, p, q) = fixture();
         let nm = Modulus::new(n).expect("odd");
         // h1 = x·g (x of order 2, g of order p'q') has order 2p'q'; h2 = h1^(p'q') = x
-        // has order 2 and lies in <h1>, so the prover knows λ = p'q' for "h2 ∈ <h1>",
-        // but cannot show h1 ∈ <h2>.
+        // has order 2 and lies in ⟨h1⟩, so the prover knows λ = p'q' for "h2 ∈ ⟨h1⟩",
+        // but cannot show h1 ∈ ⟨h2⟩.
         let x = order_two(&p, &q, &nm);
         let g = qr_generator(&mut rng, &nm);
         let h1 = nm.mul(&g, &x);
