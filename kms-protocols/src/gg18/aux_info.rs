@@ -222,14 +222,6 @@ impl AuxSecret {
     ) -> Result<NoSmallFactorProof, ProtocolError> {
         self.prove_no_small_factor(rng, context, NODE_PROVER, verifier)
     }
-
-    /// Assemble from checked parts (the storage decoder checks the relations first).
-    pub(crate) fn from_parts(paillier: PaillierSecret, ring_pedersen: RingPedersenSecret) -> Self {
-        Self {
-            paillier,
-            ring_pedersen,
-        }
-    }
 }
 
 /// The storable form of an [`AuxSecret`]: the primes, h1 and λ. Secret: the node's

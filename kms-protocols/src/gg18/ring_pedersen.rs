@@ -279,68 +279,6 @@ impl RingPedersenSecret {
         &self.public
     }
 
-    /// Parameters from a stored trapdoor: the safe primes, h1 and λ, exactly as made
-    /// (nothing is re-randomised, so the public (N~, h1, h2) and every peer's view of
-    /// them stay valid). Checks what is cheap: distinct primes of equal size, 3 mod 4,
-    /// N~ of at least [`MIN_MODULUS_BITS`] bits, h1 of order exactly p'q' (a residue
-    /// mod p~ and mod q~, and not 1 there), λ a unit mod p'q'. Primality is not re-tested.
-    pub fn from_trapdoor(p: BigInt, q: BigInt, h1: BigInt, lambda: BigInt) -> Result<Self, ProtocolError> {
-        let bad = |m: &str| ProtocolError::InvalidParameters(format!("ring-Pedersen trapdoor: {m}"));
-        if p == q || p.bits() != q.bits() || p.rem_u64(4) != 3 || q.rem_u64(4) != 3 {
-            return Err(bad("primes must be distinct, of equal size and 3 mod 4"));
-        }
-        let n = Modulus::new(&p * &q).ok_or_else(|| bad("N~ even"))?;
-        if n.bits() < MIN_MODULUS_BITS {
-            return Err(bad("N~ shorter than 2048 bits"));
-        }
-        let two = BigInt::from_u64(2);
-        let p_half = (&p - &BigInt::one()).div_floor(&two).ok_or_else(|| bad("p"))?;
-        let q_half = (&q - &BigInt::one()).div_floor(&two).ok_or_else(|| bad("q"))?;
-        let order = &p_half * &q_half;
-        let order_m = Modulus::new(order.clone()).ok_or_else(|| bad("p'q' must be odd"))?;
-        let pm = Modulus::new(p.clone()).ok_or_else(|| bad("p even"))?;
-        let qm = Modulus::new(q.clone()).ok_or_else(|| bad("q even"))?;
-        let h1_p = pm.reduce(&h1);
-        let h1_q = qm.reduce(&h1);
-        let one = BigInt::one();
-        let order_ok = |m: &Modulus, h: &BigInt, half: &BigInt| {
-            *h != one && m.pow_sec(h, half).is_some_and(|x| x == one)
-        };
-        if !n.is_unit(&h1) || !order_ok(&pm, &h1_p, &p_half) || !order_ok(&qm, &h1_q, &q_half) {
-            return Err(bad("h1 does not generate the quadratic residues"));
-        }
-        if lambda.is_negative() || lambda >= order || !order_m.is_unit(&lambda) {
-            return Err(bad("λ is not a unit mod p'q'"));
-        }
-        let lambda_inv = order_m.inv(&lambda).ok_or_else(|| bad("λ not invertible"))?;
-        let h2 = n.pow_sec(&h1, &lambda).ok_or_else(|| bad("h2"))?;
-        let public = RingPedersen::check(&RingPedersenParams {
-            n: n.value().clone(),
-            h1,
-            h2,
-        })
-        .map_err(|f| ProtocolError::InvalidParameters(f.to_string()))?;
-        let q_inv_p = q.invert_mod(&p).ok_or_else(|| bad("q mod p"))?;
-        Ok(Self {
-            p,
-            q,
-            order,
-            lambda,
-            lambda_inv,
-            p_half,
-            q_half,
-            h1_p,
-            h1_q,
-            q_inv_p,
-            public,
-        })
-    }
-
-    /// The safe primes (p~, q~), for the storage encoding.
-    pub(crate) fn primes(&self) -> (&BigInt, &BigInt) {
-        (&self.p, &self.q)
-    }
-
     pub(crate) fn order(&self) -> &BigInt {
         &self.order
     }

@@ -13,12 +13,12 @@
 //! Secret records are built in buffers sized up front (no reallocation leaves copies of
 //! secret bytes behind) and are returned as [`Zeroizing`].
 
-use super::aux_info::{AuxSecret, PeerAux};
+use super::aux_info::{AuxSecret, AuxSecretRecord, PeerAux};
 use super::bigint::BigInt;
 use super::key_share::KeyShareOf;
 use super::mta_backend::PaillierMta;
-use super::paillier::{PaillierPublic, PaillierSecret};
-use super::ring_pedersen::{RingPedersen, RingPedersenParams, RingPedersenSecret};
+use super::paillier::PaillierPublic;
+use super::ring_pedersen::{RingPedersen, RingPedersenParams};
 use super::secp256k1::Secp256k1;
 use super::Gg18KeyShare;
 use crate::error::ProtocolError;
@@ -160,18 +160,18 @@ impl AuxSecret {
     /// verification of them, stay valid). The bytes hold secrets: they are zeroized on
     /// drop and must be encrypted before they are written.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let rp = self.ring_pedersen_secret();
-        let (rp_p, rp_q) = rp.primes();
+        let record = self.to_record();
+        let rp = self.ring_pedersen();
         let stored = StoredAuxSecret {
             paillier_n: self.paillier().public().n().to_bytes_be(),
-            paillier_p: self.paillier().p().to_bytes_be(),
-            paillier_q: self.paillier().q().to_bytes_be(),
-            rp_n: rp.public().modulus().value().to_bytes_be(),
-            rp_p: rp_p.to_bytes_be(),
-            rp_q: rp_q.to_bytes_be(),
-            h1: rp.public().h1().to_bytes_be(),
-            h2: rp.public().h2().to_bytes_be(),
-            lambda: rp.lambda().to_bytes_be(),
+            paillier_p: record.p.to_bytes_be(),
+            paillier_q: record.q.to_bytes_be(),
+            rp_n: rp.modulus().value().to_bytes_be(),
+            rp_p: record.p_tilde.to_bytes_be(),
+            rp_q: record.q_tilde.to_bytes_be(),
+            h1: record.h1.to_bytes_be(),
+            h2: rp.h2().to_bytes_be(),
+            lambda: record.lambda.to_bytes_be(),
         };
         let body = encode_sized(&stored, stored.len());
         seal(AUX_SECRET_KIND, body)
@@ -179,36 +179,33 @@ impl AuxSecret {
 
     /// Parse and check stored material: the Paillier primes are distinct, of equal size,
     /// 3 mod 4 and multiply to the stored N (of at least 2048 bits); the ring-Pedersen
-    /// trapdoor passes [`RingPedersenSecret::from_trapdoor`] and gives the stored N~ and
-    /// h2. Primality is not re-tested (it is expensive, and the bytes are the node's own).
+    /// trapdoor passes [`AuxSecret::from_record`] (h1 a residue of full order, λ a unit)
+    /// and gives the stored N~ and h2. Primality is not re-tested (it is expensive, and
+    /// the bytes are the node's own).
     pub fn from_bytes(bytes: &[u8]) -> Result<AuxSecret, ProtocolError> {
         const WHAT: &str = "aux secret";
         let s: StoredAuxSecret = open(WHAT, AUX_SECRET_KIND, bytes)?;
         let i = |field: &str, b: &[u8]| int(WHAT, field, b);
-        let p = i("p", &s.paillier_p)?;
-        let q = i("q", &s.paillier_q)?;
-        if p.rem_u64(4) != 3 || q.rem_u64(4) != 3 {
-            return Err(bad(WHAT, "Paillier primes are not 3 mod 4"));
-        }
-        let paillier = PaillierSecret::from_primes(p, q).map_err(|e| bad(WHAT, e))?;
-        if *paillier.public().n() != i("N", &s.paillier_n)? {
+        let record = AuxSecretRecord {
+            p: i("p", &s.paillier_p)?,
+            q: i("q", &s.paillier_q)?,
+            p_tilde: i("p~", &s.rp_p)?,
+            q_tilde: i("q~", &s.rp_q)?,
+            h1: i("h1", &s.h1)?,
+            lambda: i("lambda", &s.lambda)?,
+        };
+        let aux = AuxSecret::from_record(&record).map_err(|e| bad(WHAT, e))?;
+        if *aux.paillier().public().n() != i("N", &s.paillier_n)? {
             return Err(bad(WHAT, "p * q != N"));
         }
-        let ring_pedersen = RingPedersenSecret::from_trapdoor(
-            i("p~", &s.rp_p)?,
-            i("q~", &s.rp_q)?,
-            i("h1", &s.h1)?,
-            i("lambda", &s.lambda)?,
-        )
-        .map_err(|e| bad(WHAT, e))?;
-        let public = ring_pedersen.public();
+        let public = aux.ring_pedersen();
         if *public.modulus().value() != i("N~", &s.rp_n)? {
             return Err(bad(WHAT, "p~ * q~ != N~"));
         }
         if *public.h2() != i("h2", &s.h2)? {
             return Err(bad(WHAT, "h2 != h1^lambda"));
         }
-        Ok(AuxSecret::from_parts(paillier, ring_pedersen))
+        Ok(aux)
     }
 }
 
@@ -399,10 +396,18 @@ mod tests {
         refused(load(&|s| s.rp_n = other.rp_n.clone()), "N~");
         refused(load(&|s| s.h2 = other.h2.clone()), "h2");
         refused(load(&|s| s.lambda = vec![3]), "h2");
-        refused(load(&|s| s.lambda = s.rp_n.clone()), "λ");
+        // λ = p' is not a unit mod p'q'.
+        refused(
+            load(&|s| {
+                let half = (&BigInt::from_bytes_be(&s.rp_p) - &BigInt::one()).div_floor(&BigInt::from_u64(2));
+                s.lambda = half.unwrap().to_bytes_be();
+            }),
+            "λ",
+        );
         refused(load(&|s| s.h1 = vec![1]), "h1");
         refused(load(&|s| s.paillier_p = s.paillier_q.clone()), "distinct");
         refused(load(&|s| s.rp_p = other.rp_p.clone()), "N~");
+        refused(load(&|s| s.paillier_p = other.paillier_p.clone()), "p * q != N");
         refused(load(&|s| s.paillier_p = vec![0, 1]), "canonical");
         // The other record kinds are not aux secrets.
         let peer = fixture_aux(2).remove(0).1.remove(&p(2)).unwrap();
