@@ -15,7 +15,13 @@
 //!    the only form in which a peer's Paillier key is handed to MtA.
 //!
 //! The proofs are bound to a `context` (the node's identity, e.g. its identity public
-//! key and the deployment id) and to the party index the node proves under.
+//! key and the deployment id) and to a prover label. A node's material is reused for
+//! every key while its party index differs per key, so node material is proven under
+//! the fixed label [`NODE_PROVER`] ([`AuxSecret::prove_for_node`],
+//! [`AuxPublic::verify_for_node`], [`AuxSecret::prove_no_small_factor_for_node`]): the
+//! identity is carried by the context, a peer is verified once, and
+//! [`PeerAux::with_party`] labels the result with the index the peer has in a key.
+//! The forms taking a `prover` bind material to one party index instead.
 
 use super::bigint::BigInt;
 use super::paillier::{PaillierPublic, PaillierSecret};
@@ -35,8 +41,16 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// Size of each prime: 1024 bits, so N and N~ have 2048 bits.
 pub const PRIME_BITS: usize = 1024;
 
+/// The prover label of node-level aux material: not a party index of any key
+/// (those are at most [`crate::party::Threshold::MAX_PARTIES`]), so proofs made for a
+/// node never verify as proofs made under a key's party index, nor the converse.
+pub const NODE_PROVER: PartyIndex = match PartyIndex::new(u16::MAX) {
+    Some(p) => p,
+    None => unreachable!(),
+};
+
 /// The session id under which aux proofs are made: derived from the context.
-fn aux_session(context: &[u8]) -> SessionId {
+pub(crate) fn aux_session(context: &[u8]) -> SessionId {
     let mut label = b"kms/gg18/aux/v1:".to_vec();
     label.extend_from_slice(context);
     SessionId::derive(&label)
@@ -187,6 +201,27 @@ impl AuxSecret {
             &verifier.ring_pedersen,
         )
     }
+
+    /// [`AuxSecret::prove`] for node-level material: bound to the node's identity
+    /// `context` and the label [`NODE_PROVER`], valid under any party index.
+    pub fn prove_for_node<R: RngCore + CryptoRng>(
+        &self,
+        rng: &mut R,
+        context: &[u8],
+    ) -> Result<AuxPublic, ProtocolError> {
+        self.prove(rng, context, NODE_PROVER)
+    }
+
+    /// [`AuxSecret::prove_no_small_factor`] for node-level material (label
+    /// [`NODE_PROVER`]); `verifier` comes from [`AuxPublic::verify_for_node`].
+    pub fn prove_no_small_factor_for_node<R: RngCore + CryptoRng>(
+        &self,
+        rng: &mut R,
+        context: &[u8],
+        verifier: &VerifiedAux,
+    ) -> Result<NoSmallFactorProof, ProtocolError> {
+        self.prove_no_small_factor(rng, context, NODE_PROVER, verifier)
+    }
 }
 
 /// The storable form of an [`AuxSecret`]: the primes, h1 and λ. Secret: the node's
@@ -241,6 +276,12 @@ impl AuxPublic {
             paillier,
             ring_pedersen,
         })
+    }
+
+    /// [`AuxPublic::verify`] of node-level material: `context` is the peer node's
+    /// identity, the label [`NODE_PROVER`]. Done once per peer, whatever its indices.
+    pub fn verify_for_node(&self, context: &[u8]) -> Result<VerifiedAux, Fault> {
+        self.verify(context, NODE_PROVER)
     }
 }
 
@@ -308,5 +349,26 @@ impl PeerAux {
     /// The peer's ring-Pedersen parameters.
     pub fn ring_pedersen(&self) -> &RingPedersen {
         &self.ring_pedersen
+    }
+
+    /// The same material under another party index: node-level material is verified
+    /// once (label [`NODE_PROVER`]) and relabelled with the index the peer has in each
+    /// key. Relabelling only: the proofs do not depend on the index.
+    pub fn with_party(self, party: PartyIndex) -> PeerAux {
+        PeerAux { party, ..self }
+    }
+
+    /// Assemble without proofs: only for material the node itself verified and stored
+    /// (see the storage decoder, which documents this).
+    pub(crate) fn from_trusted_parts(
+        party: PartyIndex,
+        paillier: PaillierPublic,
+        ring_pedersen: RingPedersen,
+    ) -> Self {
+        Self {
+            party,
+            paillier,
+            ring_pedersen,
+        }
     }
 }

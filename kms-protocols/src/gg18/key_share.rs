@@ -88,6 +88,9 @@ impl<M: MtaBackend> KeyShareOf<M> {
         if self.aux_peers.keys().copied().collect::<Vec<_>>() != peers {
             return bad("aux material does not cover exactly the other parties");
         }
+        if self.aux_peers.iter().any(|(p, a)| M::public_party(a) != *p) {
+            return bad("aux material labelled with another party index");
+        }
         Ok(())
     }
 

@@ -9,7 +9,9 @@
 //!
 //! The protocol runs (GG18 threshold ECDSA on secp256k1, Gennaro-Goldfeder 2018) sit on
 //! top: [`keygen`] (DKG), [`sign`] (signing phases 1-6), [`refresh`], with the key share
-//! in [`key_share`] and the output signature in [`signature`].
+//! in [`key_share`] and the output signature in [`signature`]. Before any key, the nodes
+//! exchange and verify their aux material once ([`aux_exchange`]); [`storage`] holds the
+//! encodings a node keeps on disk (aux secret, verified peers, key shares).
 
 pub mod aux_info;
 pub mod bigint;
@@ -19,6 +21,7 @@ pub mod primes;
 pub mod ring_pedersen;
 pub mod zk;
 
+pub mod aux_exchange;
 pub mod key_share;
 pub mod keygen;
 pub mod mta_backend;
@@ -27,6 +30,7 @@ pub mod refresh;
 pub mod secp256k1;
 pub mod sign;
 pub mod signature;
+pub mod storage;
 #[cfg(test)]
 mod test_support;
 
@@ -36,6 +40,7 @@ use crate::party::{PartyIndex, SessionId, Threshold};
 use rand_core::{CryptoRng, RngCore};
 use std::collections::BTreeMap;
 
+pub use aux_exchange::AuxExchange;
 pub use mta_backend::PaillierMta;
 pub use signature::EcdsaSignature;
 
@@ -48,6 +53,23 @@ pub type Gg18Dkg = keygen::DkgOf<PaillierMta>;
 pub type Gg18Sign = sign::SignRun<PaillierMta>;
 /// A GG18 share refresh run.
 pub type Gg18Refresh = refresh::RefreshOf<PaillierMta>;
+
+/// Start an aux exchange (`Phase::Aux`) for party `me` among `parties`. `contexts`
+/// holds each party's identity context (e.g. its node id: the proofs are bound to it, not
+/// to `me`), `aux` is this node's aux secret. The output maps every other party to its
+/// fully verified [`aux_info::PeerAux`], labelled with its index here; cache it per peer
+/// node and relabel it per key with [`aux_info::PeerAux::with_party`]. A bad proof or
+/// message is a [`ProtocolError::Culprit`] naming its sender.
+pub fn start_aux_exchange<R: RngCore + CryptoRng>(
+    session: SessionId,
+    me: PartyIndex,
+    parties: &[PartyIndex],
+    contexts: BTreeMap<PartyIndex, Vec<u8>>,
+    aux: &aux_info::AuxSecret,
+    rng: &mut R,
+) -> Result<(AuxExchange, Vec<Envelope>), ProtocolError> {
+    AuxExchange::start(session, me, parties, contexts, aux, rng)
+}
 
 /// Start the GG18 DKG (section 4.1) for party `me` of `threshold`. `aux` is this node's
 /// aux secret; `peers_aux` holds the fully verified aux material of exactly the other

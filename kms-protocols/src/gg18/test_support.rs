@@ -115,9 +115,50 @@ pub(crate) fn set_echo(echo: &mut crate::inbox::Echo, party: PartyIndex, payload
     }
 }
 
-/// Aux material for `n` parties from the 2048-bit fixture primes (test data made by the
-/// math layer's `examples/gg18_fixtures.rs`), with every proof made and verified as a
-/// deployment would: Πmod and Πprm once per node, Πfac per (prover, verifier) pair.
+/// The fixture file made by the math layer's `examples/gg18_fixtures.rs`.
+pub(crate) fn fixture_json() -> serde_json::Value {
+    serde_json::from_str(include_str!("../../tests/data/gg18_fixtures.json")).expect("fixture json")
+}
+
+/// A fixture integer by JSON value.
+pub(crate) fn fixture_int(v: &serde_json::Value) -> crate::gg18::bigint::BigInt {
+    crate::gg18::bigint::BigInt::from_hex(v.as_str().expect("hex")).expect("hex")
+}
+
+/// The aux secrets of the first `n` fixture nodes (2048-bit moduli), deterministic.
+pub(crate) fn fixture_secrets(n: u16) -> Vec<crate::gg18::aux_info::AuxSecret> {
+    let json = fixture_json();
+    let nodes = json["parties"].as_array().expect("parties");
+    assert!(
+        usize::from(n) <= nodes.len(),
+        "only {} fixture nodes",
+        nodes.len()
+    );
+    let mut rng = ChaCha20Rng::seed_from_u64(0xA0A0);
+    nodes[..usize::from(n)]
+        .iter()
+        .map(|f| {
+            crate::gg18::aux_info::AuxSecret::from_primes(
+                &mut rng,
+                fixture_int(&f["paillier_p"]),
+                fixture_int(&f["paillier_q"]),
+                fixture_int(&f["rp_p"]),
+                fixture_int(&f["rp_q"]),
+            )
+            .expect("fixture primes")
+        })
+        .collect()
+}
+
+/// The identity context of fixture node `k` (0-based).
+pub(crate) fn node_context(k: usize) -> Vec<u8> {
+    format!("test-node-{}", k + 1).into_bytes()
+}
+
+/// Aux material for `n` parties from the fixture nodes (party i is node i - 1), with
+/// every proof made and verified as a deployment would: Πmod and Πprm once per node
+/// (bound to the node's identity, not to a party index), Πfac per (prover, verifier)
+/// pair; each verified peer is then labelled with its party index in the key.
 /// Returns each party's secret and its map of verified peers.
 pub(crate) fn fixture_aux(
     n: u16,
@@ -125,62 +166,35 @@ pub(crate) fn fixture_aux(
     crate::gg18::aux_info::AuxSecret,
     BTreeMap<PartyIndex, crate::gg18::aux_info::PeerAux>,
 )> {
-    use crate::gg18::aux_info::{AuxSecret, VerifiedAux};
-    use crate::gg18::bigint::BigInt;
-    let json: serde_json::Value =
-        serde_json::from_str(include_str!("../../tests/data/gg18_fixtures.json")).expect("fixture json");
-    let parties = json["parties"].as_array().expect("parties");
-    assert!(
-        usize::from(n) <= parties.len(),
-        "only {} fixture parties",
-        parties.len()
-    );
-    let mut rng = ChaCha20Rng::seed_from_u64(0xA0A0);
-    let hex = |v: &serde_json::Value| BigInt::from_hex(v.as_str().expect("hex")).expect("hex");
-    let secrets: Vec<AuxSecret> = parties[..usize::from(n)]
-        .iter()
-        .map(|f| {
-            AuxSecret::from_primes(
-                &mut rng,
-                hex(&f["paillier_p"]),
-                hex(&f["paillier_q"]),
-                hex(&f["rp_p"]),
-                hex(&f["rp_q"]),
-            )
-            .expect("fixture primes")
-        })
-        .collect();
-    let ctx = |i: PartyIndex| format!("test-node-{}", i.get()).into_bytes();
+    let secrets = fixture_secrets(n);
+    let mut rng = ChaCha20Rng::seed_from_u64(0xA0A1);
     let publics: Vec<_> = secrets
         .iter()
         .enumerate()
-        .map(|(k, s)| {
-            let i = p(k as u16 + 1);
-            s.prove(&mut rng, &ctx(i), i).expect("aux proofs")
-        })
+        .map(|(k, s)| s.prove_for_node(&mut rng, &node_context(k)).expect("aux proofs"))
+        .collect();
+    // Every node sees the same material of every node: verified once per node.
+    let seen: Vec<_> = publics
+        .iter()
+        .enumerate()
+        .map(|(k, public)| public.verify_for_node(&node_context(k)).expect("aux verifies"))
         .collect();
     let mut out = Vec::new();
     for (k, own) in secrets.iter().enumerate() {
-        let me = p(k as u16 + 1);
         let mut peers = BTreeMap::new();
-        for (l, public) in publics.iter().enumerate() {
-            let peer = p(l as u16 + 1);
-            if peer == me {
+        for (l, prover) in secrets.iter().enumerate() {
+            if l == k {
                 continue;
             }
-            let verified: VerifiedAux = public.verify(&ctx(peer), peer).expect("peer aux verifies");
-            // The peer proves no small factor to us under our parameters, which it
-            // accepts only after verifying our public material.
-            let ours_seen_by_peer = publics[k].verify(&ctx(me), me).expect("own aux verifies");
-            let fac = secrets[l]
-                .prove_no_small_factor(&mut rng, &ctx(peer), peer, &ours_seen_by_peer)
+            // The peer proves no small factor to us under our (verified) parameters.
+            let fac = prover
+                .prove_no_small_factor_for_node(&mut rng, &node_context(l), &seen[k])
                 .expect("fac proof");
-            peers.insert(
-                peer,
-                verified
-                    .accept_no_small_factor(&ctx(peer), &fac, own)
-                    .expect("fac verifies"),
-            );
+            let peer = seen[l]
+                .clone()
+                .accept_no_small_factor(&node_context(l), &fac, own)
+                .expect("fac verifies");
+            peers.insert(p(l as u16 + 1), peer.with_party(p(l as u16 + 1)));
         }
         out.push((own.clone(), peers));
     }

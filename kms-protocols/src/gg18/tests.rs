@@ -17,14 +17,27 @@ type Cipher = super::paillier::Ciphertext;
 type AliceProof = super::zk::mta_range::AliceRangeProof;
 type BobMsg = super::mta::BobMessage;
 
-fn dkg(t: u16, n: u16, seed: u64) -> BTreeMap<PartyIndex, Gg18KeyShare> {
+pub(crate) fn dkg(t: u16, n: u16, seed: u64) -> BTreeMap<PartyIndex, Gg18KeyShare> {
+    let aux = fixture_aux(n)
+        .into_iter()
+        .enumerate()
+        .map(|(k, a)| (p(k as u16 + 1), a))
+        .collect();
+    dkg_with(t, seed, aux)
+}
+
+/// A DKG whose parties hold the given aux material (own secret, verified peers).
+pub(crate) fn dkg_with(
+    t: u16,
+    seed: u64,
+    aux: BTreeMap<PartyIndex, (aux_info::AuxSecret, BTreeMap<PartyIndex, aux_info::PeerAux>)>,
+) -> BTreeMap<PartyIndex, Gg18KeyShare> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let session = SessionId::derive(format!("dkg-{seed}").as_bytes());
-    let th = Threshold::new(t, n).unwrap();
+    let th = Threshold::new(t, aux.len() as u16).unwrap();
     let mut runs = BTreeMap::new();
     let mut first = Vec::new();
-    for (k, (secret, peers)) in fixture_aux(n).into_iter().enumerate() {
-        let me = p(k as u16 + 1);
+    for (me, (secret, peers)) in aux {
         let (r, m) = start_dkg(session, th, me, secret, peers, &mut rng).unwrap();
         runs.insert(me, r);
         first.extend(m);
@@ -32,7 +45,7 @@ fn dkg(t: u16, n: u16, seed: u64) -> BTreeMap<PartyIndex, Gg18KeyShare> {
     run(runs, first, seed, &[], &mut super::test_support::honest).unwrap()
 }
 
-fn sign(
+pub(crate) fn sign(
     shares: &BTreeMap<PartyIndex, Gg18KeyShare>,
     signers: &[PartyIndex],
     hash: [u8; 32],
@@ -52,7 +65,7 @@ fn sign(
     run(runs, first, seed, cheaters, tamper)
 }
 
-fn check_signature(share: &Gg18KeyShare, hash: &[u8; 32], sig: &EcdsaSignature) {
+pub(crate) fn check_signature(share: &Gg18KeyShare, hash: &[u8; 32], sig: &EcdsaSignature) {
     let vk = VerifyingKey::from_affine(share.public_key().to_affine()).unwrap();
     let k = sig.to_k256().unwrap();
     vk.verify_prehash(hash, &k).expect("verifies with k256");
@@ -364,4 +377,29 @@ fn signer_set_is_checked_locally() {
     assert!(start_sign(s, &shares[&p(1)], &[p(2), p(3)], [0; 32], &mut rng).is_err());
     assert!(start_sign(s, &shares[&p(1)], &[p(1), p(1)], [0; 32], &mut rng).is_err());
     assert!(start_sign(s, &shares[&p(1)], &[p(1), p(4)], [0; 32], &mut rng).is_err());
+}
+
+#[test]
+fn dkg_refuses_aux_not_labelled_with_the_party_index() {
+    let mut rng = ChaCha20Rng::seed_from_u64(60);
+    let th = Threshold::new(2, 3).unwrap();
+    let s = SessionId([6; 32]);
+    let (secret, peers) = fixture_aux(3).swap_remove(0);
+    // As verified, before relabelling: the node label, not an index of this key.
+    let mut unlabelled = peers.clone();
+    let two = unlabelled.remove(&p(2)).unwrap();
+    unlabelled.insert(p(2), two.clone().with_party(aux_info::NODE_PROVER));
+    let err = start_dkg(s, th, p(1), secret.clone(), unlabelled, &mut rng)
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, ProtocolError::InvalidParameters(ref m) if m.contains("party index")),
+        "{err}"
+    );
+    // Party 2's material labelled as party 3's.
+    let mut swapped = peers.clone();
+    swapped.insert(p(2), two.with_party(p(3)));
+    assert!(start_dkg(s, th, p(1), secret.clone(), swapped, &mut rng).is_err());
+    // Correctly labelled, it starts.
+    assert!(start_dkg(s, th, p(1), secret, peers, &mut rng).is_ok());
 }
