@@ -244,6 +244,12 @@ impl Coordinator {
         // can clean up rather than orphan shards nobody knows about.
         self.metadata.insert(&meta).await?;
 
+        if spec.algo_type == Algorithm::Gg18 {
+            if let Err(e) = self.ensure_gg18_aux(&parties).await {
+                self.discard_key(&key_id, &parties).await;
+                return Err(e);
+            }
+        }
         let session = self.with_rng_do(SessionId::random);
         let starts = parties
             .iter()
@@ -273,6 +279,43 @@ impl Coordinator {
         self.metadata.update(&meta).await?;
         info!(key = %key_id, algorithm = spec.algo_type.as_str(), "key generated");
         Ok(meta)
+    }
+
+    /// Make sure every holder of a new GG18 key has verified every other holder's aux
+    /// material (done once per pair of nodes, then reused for every key); if any pair
+    /// is missing, the holders run an aux exchange.
+    async fn ensure_gg18_aux(&self, parties: &Parties) -> Result<(), KmsError> {
+        let mut complete = true;
+        for node in parties.values() {
+            match self.call(node, NodeRequest::AuxStatus).await? {
+                NodeResponse::AuxPeers { nodes } => {
+                    complete &= parties.values().all(|p| p == node || nodes.contains(p));
+                }
+                other => return Err(unexpected(node, &other)),
+            }
+        }
+        if complete {
+            return Ok(());
+        }
+        info!(nodes = ?parties.values().collect::<Vec<_>>(), "exchanging GG18 aux material");
+        let session = self.with_rng_do(SessionId::random);
+        let starts = parties
+            .values()
+            .map(|n| {
+                (
+                    n.clone(),
+                    NodeRequest::StartAuxExchange {
+                        session,
+                        parties: session_parties(parties),
+                    },
+                )
+            })
+            .collect();
+        let outcomes = self.run_session(session, parties, starts).await?;
+        match outcomes.iter().find(|(_, o)| **o != SessionOutcome::AuxExchanged) {
+            Some((node, _)) => Err(node_error(node, "answered an aux exchange with another outcome")),
+            None => Ok(()),
+        }
     }
 
     /// Remove what a failed generation left: shards on every holder, then the metadata.
@@ -717,6 +760,7 @@ impl Coordinator {
         let party_of: BTreeMap<&NodeId, PartyIndex> = parties.iter().map(|(p, n)| (n, *p)).collect();
         let session = match requests.first() {
             Some((_, NodeRequest::StartKeygen { session, .. }))
+            | Some((_, NodeRequest::StartAuxExchange { session, .. }))
             | Some((_, NodeRequest::StartSign { session, .. }))
             | Some((_, NodeRequest::StartRefresh { session, .. })) => *session,
             _ => return Err(KmsError::InvalidRequest("no session to run".into())),

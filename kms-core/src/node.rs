@@ -21,11 +21,14 @@ use std::time::{Duration, Instant};
 const SESSION_TTL: Duration = Duration::from_secs(600);
 /// More open sessions than this on one node is refused (memory bound).
 const MAX_SESSIONS: usize = 10_000;
-use tracing::{debug, warn};
+use kms_protocols::gg18::aux_info::{AuxSecret, PeerAux};
+use std::collections::BTreeMap;
+use tracing::{debug, info, warn};
 
 /// The kind of run a session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SessionKind {
+    AuxExchange,
     Keygen,
     Sign,
     Refresh,
@@ -34,7 +37,8 @@ enum SessionKind {
 struct Session {
     opened: Instant,
     parties: SessionParties,
-    key_id: KeyId,
+    /// The key the run is about (none for an aux exchange).
+    key_id: Option<KeyId>,
     algorithm: Algorithm,
     kind: SessionKind,
     run: Box<dyn ErasedRun>,
@@ -58,6 +62,8 @@ pub struct TssNode {
     shards: Arc<dyn ShardStore>,
     sessions: Mutex<HashMap<SessionId, Session>>,
     rng: Mutex<ChaCha20Rng>,
+    gg18_aux: Mutex<Option<Arc<AuxSecret>>>,
+    peer_aux: Mutex<BTreeMap<NodeId, PeerAux>>,
 }
 
 impl TssNode {
@@ -86,7 +92,77 @@ impl TssNode {
             shards,
             sessions: Mutex::new(HashMap::new()),
             rng: Mutex::new(rng),
+            gg18_aux: Mutex::new(None),
+            peer_aux: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Give the node its GG18 auxiliary material (e.g. loaded from its store, or test
+    /// fixtures) instead of generating it on first use.
+    pub fn with_gg18_aux(self, aux: AuxSecret) -> Self {
+        *lock(&self.gg18_aux) = Some(Arc::new(aux));
+        self
+    }
+
+    /// The node's GG18 aux secret, generated on first use (safe primes: seconds of CPU,
+    /// off the async workers, with progress in the log).
+    async fn gg18_aux(&self) -> Result<Arc<AuxSecret>, KmsError> {
+        if let Some(aux) = lock(&self.gg18_aux).clone() {
+            return Ok(aux);
+        }
+        let mut rng = self.fork_rng();
+        let node = self.id.clone();
+        let aux = tokio::task::spawn_blocking(move || {
+            info!(node = %node, "generating GG18 auxiliary material (Paillier and ring-Pedersen primes)");
+            let mut found = 0;
+            let mut progress = |p: kms_protocols::gg18::primes::Progress| {
+                if p.found != found {
+                    found = p.found;
+                    info!(node = %node, found = p.found, needed = p.needed, "prime found");
+                }
+            };
+            AuxSecret::generate(&mut rng, &mut progress)
+        })
+        .await
+        .map_err(|e| KmsError::InvalidRequest(format!("aux generation failed: {e}")))?;
+        let mut slot = lock(&self.gg18_aux);
+        // Another request may have generated it meanwhile; keep the first.
+        Ok(slot.get_or_insert_with(|| Arc::new(aux)).clone())
+    }
+
+    /// The context that binds a node's GG18 aux proofs to its pinned identity.
+    fn aux_context(&self, node: &NodeId) -> Result<Vec<u8>, KmsError> {
+        let id = self
+            .directory
+            .get(node)
+            .ok_or_else(|| KmsError::InvalidRequest(format!("node {node} has no pinned identity")))?;
+        Ok(kms_protocols::message::encode(&(
+            b"kms-gg18-aux-context/v1",
+            &id.node,
+            id.verifying_key,
+        )))
+    }
+
+    /// The verified aux material of every other party of a GG18 key, relabelled with
+    /// the party index each peer has in this key.
+    fn gg18_peers(
+        &self,
+        parties: &SessionParties,
+        me: PartyIndex,
+    ) -> Result<BTreeMap<PartyIndex, PeerAux>, KmsError> {
+        let cache = lock(&self.peer_aux);
+        parties
+            .iter()
+            .filter(|(p, _)| **p != me)
+            .map(|(p, node)| {
+                let aux = cache.get(node).cloned().ok_or_else(|| {
+                    KmsError::InvalidRequest(format!(
+                        "no verified GG18 aux material of {node}: run an aux exchange"
+                    ))
+                })?;
+                Ok((*p, aux.with_party(*p)))
+            })
+            .collect()
     }
 
     /// The node's shard store.
@@ -200,7 +276,7 @@ impl TssNode {
                     output = o;
                 }
                 Err(e) => {
-                    warn!(node = %self.id, key = %session.key_id, error = %e, "session aborted");
+                    warn!(node = %self.id, key = ?session.key_id, error = %e, "session aborted");
                     return error(blame_in_relay(&e), &e.to_string());
                 }
             }
@@ -242,8 +318,9 @@ impl TssNode {
                     version,
                     data,
                 };
-                self.shards.put(&session.key_id, &record).await?;
-                debug!(node = %self.id, key = %session.key_id, "shard stored");
+                let key_id = session_key(session)?;
+                self.shards.put(key_id, &record).await?;
+                debug!(node = %self.id, key = %key_id, "shard stored");
                 Ok(SessionOutcome::KeyGenerated { public_key })
             }
             (SessionKind::Refresh, RunOutput::Share { data, version, .. }) => {
@@ -252,10 +329,20 @@ impl TssNode {
                     version,
                     data,
                 };
-                self.shards.stage(&session.key_id, &record).await?;
+                self.shards.stage(session_key(session)?, &record).await?;
                 Ok(SessionOutcome::RefreshStaged { version })
             }
             (SessionKind::Sign, RunOutput::Signature(signature)) => Ok(SessionOutcome::Signed { signature }),
+            (SessionKind::AuxExchange, RunOutput::PeerAux(peers)) => {
+                let mut cache = lock(&self.peer_aux);
+                for (p, aux) in peers {
+                    let node = session.parties.get(&p).ok_or_else(|| {
+                        KmsError::from(ProtocolError::Internal(format!("aux of {p}, not in the session")))
+                    })?;
+                    cache.insert(node.clone(), aux);
+                }
+                Ok(SessionOutcome::AuxExchanged)
+            }
             _ => Err(KmsError::from(ProtocolError::Internal(
                 "run produced the wrong kind of output".into(),
             ))),
@@ -281,12 +368,19 @@ impl TssNode {
                         "key {key_id} already has a shard here"
                     )));
                 }
+                let gg18 = match algorithm {
+                    Algorithm::Gg18 => Some(schemes::Gg18Inputs {
+                        aux: (*self.gg18_aux().await?).clone(),
+                        peers: self.gg18_peers(&parties, party)?,
+                    }),
+                    _ => None,
+                };
                 let (run, outgoing) =
-                    schemes::start_dkg(algorithm, session, threshold, party, &mut self.fork_rng())?;
+                    schemes::start_dkg(algorithm, session, threshold, party, gg18, &mut self.fork_rng())?;
                 let s = Session {
                     opened: Instant::now(),
                     parties,
-                    key_id,
+                    key_id: Some(key_id),
                     algorithm,
                     kind: SessionKind::Keygen,
                     run,
@@ -318,7 +412,7 @@ impl TssNode {
                 let s = Session {
                     opened: Instant::now(),
                     parties,
-                    key_id,
+                    key_id: Some(key_id),
                     algorithm: record.algorithm,
                     kind: SessionKind::Sign,
                     run,
@@ -337,13 +431,45 @@ impl TssNode {
                 let s = Session {
                     opened: Instant::now(),
                     parties,
-                    key_id,
+                    key_id: Some(key_id),
                     algorithm: record.algorithm,
                     kind: SessionKind::Refresh,
                     run,
                 };
                 self.open_session(session, s, outgoing)?
             }
+            NodeRequest::StartAuxExchange { session, parties } => {
+                let parties = self.session_parties(parties, None)?;
+                let me = parties
+                    .iter()
+                    .find(|(_, n)| **n == self.id)
+                    .map(|(p, _)| *p)
+                    .ok_or_else(|| KmsError::InvalidRequest("this node is not in the exchange".into()))?;
+                let contexts = parties
+                    .iter()
+                    .map(|(p, n)| Ok((*p, self.aux_context(n)?)))
+                    .collect::<Result<_, KmsError>>()?;
+                let aux = self.gg18_aux().await?;
+                let mut rng = self.fork_rng();
+                // Proving takes about a second of CPU: off the async workers.
+                let (run, outgoing) = tokio::task::spawn_blocking(move || {
+                    schemes::start_aux_exchange(session, me, contexts, &aux, &mut rng)
+                })
+                .await
+                .map_err(|e| KmsError::InvalidRequest(format!("aux exchange task failed: {e}")))??;
+                let s = Session {
+                    opened: Instant::now(),
+                    parties,
+                    key_id: None,
+                    algorithm: Algorithm::Gg18,
+                    kind: SessionKind::AuxExchange,
+                    run,
+                };
+                self.open_session(session, s, outgoing)?
+            }
+            NodeRequest::AuxStatus => NodeResponse::AuxPeers {
+                nodes: lock(&self.peer_aux).keys().cloned().collect(),
+            },
             NodeRequest::Deliver { session, messages } => self.deliver(session, messages).await,
             NodeRequest::CommitRefresh { key_id, version } => {
                 self.shards.commit_staged(&key_id, version).await?;
@@ -353,7 +479,7 @@ impl TssNode {
                 let removed = self.sessions().remove(&session);
                 if let Some(s) = removed {
                     if s.kind == SessionKind::Refresh {
-                        self.shards.discard_staged(&s.key_id).await?;
+                        self.shards.discard_staged(session_key(&s)?).await?;
                     }
                 }
                 NodeResponse::Ack
@@ -383,6 +509,16 @@ fn blame_in_relay(e: &ProtocolError) -> Option<PartyIndex> {
         Some(Fault::InconsistentBroadcast { reporter }) => Some(*reporter),
         _ => e.blamed(),
     }
+}
+
+fn session_key(s: &Session) -> Result<&KeyId, KmsError> {
+    s.key_id
+        .as_ref()
+        .ok_or_else(|| KmsError::from(ProtocolError::Internal("session has no key".into())))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn error(culprit: Option<PartyIndex>, message: &str) -> NodeResponse {

@@ -48,6 +48,17 @@ pub enum NodeRequest {
         /// Every party of the session and its node.
         parties: Vec<(PartyIndex, NodeId)>,
     },
+    /// Exchange GG18 auxiliary material (Paillier and ring-Pedersen keys with their
+    /// proofs) with the other nodes of `parties`; each node keeps what it verified, per
+    /// peer node, for every later GG18 key.
+    StartAuxExchange {
+        /// The run.
+        session: SessionId,
+        /// Every party of the exchange and its node.
+        parties: Vec<(PartyIndex, NodeId)>,
+    },
+    /// Which peers' GG18 aux material this node has verified.
+    AuxStatus,
     /// Messages relayed from other nodes for a running session.
     Deliver {
         /// The run.
@@ -94,6 +105,8 @@ pub enum SessionOutcome {
         /// Signature in the standard encoding.
         signature: Vec<u8>,
     },
+    /// Aux exchange done; the peers' material is verified and kept.
+    AuxExchanged,
     /// Refresh done; the new shard is staged with this version.
     RefreshStaged {
         /// New version.
@@ -122,6 +135,11 @@ pub enum NodeResponse {
     Version {
         /// The current shard's version.
         version: Option<u64>,
+    },
+    /// Answer to `AuxStatus`.
+    AuxPeers {
+        /// Peers whose GG18 aux material the node verified.
+        nodes: Vec<NodeId>,
     },
     /// Answer to `ListShards`.
     Shards {

@@ -4,14 +4,18 @@
 use crate::domain::Algorithm;
 use crate::KmsError;
 use kms_protocols::dkg::Dkg;
+use kms_protocols::gg18::aux_info::{AuxSecret, PeerAux};
 use kms_protocols::group::Group;
-use kms_protocols::{bls, eddsa};
+use kms_protocols::{bls, eddsa, gg18};
 use kms_protocols::{Envelope, KeyShare, PartyIndex, ProtocolError, SessionId, StateMachine, Threshold};
 use rand_chacha::ChaCha20Rng;
+use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
 /// What a finished run hands to the node.
 pub(crate) enum RunOutput {
+    /// Every other party's verified GG18 aux material (an aux exchange).
+    PeerAux(BTreeMap<PartyIndex, PeerAux>),
     /// A new (or refreshed) share to store, with the public key and share version.
     Share {
         data: Zeroizing<Vec<u8>>,
@@ -84,18 +88,97 @@ where
     }
 }
 
+impl ErasedRun for gg18::Gg18Dkg {
+    fn handle(
+        &mut self,
+        msg: Envelope,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
+        let step = StateMachine::handle(self, msg, rng)?;
+        let output = step.output.map(|share| RunOutput::Share {
+            data: share.to_bytes(),
+            public_key: share.public_key_bytes(),
+            version: share.epoch(),
+        });
+        Ok((step.outgoing, output))
+    }
+}
+
+impl ErasedRun for gg18::Gg18Refresh {
+    fn handle(
+        &mut self,
+        msg: Envelope,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
+        let step = StateMachine::handle(self, msg, rng)?;
+        let output = step.output.map(|share| RunOutput::Share {
+            data: share.to_bytes(),
+            public_key: share.public_key_bytes(),
+            version: share.epoch(),
+        });
+        Ok((step.outgoing, output))
+    }
+}
+
+impl ErasedRun for gg18::Gg18Sign {
+    fn handle(
+        &mut self,
+        msg: Envelope,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
+        let step = StateMachine::handle(self, msg, rng)?;
+        Ok((
+            step.outgoing,
+            step.output.map(|sig| RunOutput::Signature(sig.to_rsv().to_vec())),
+        ))
+    }
+}
+
+impl ErasedRun for gg18::AuxExchange {
+    fn handle(
+        &mut self,
+        msg: Envelope,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
+        let step = StateMachine::handle(self, msg, rng)?;
+        Ok((step.outgoing, step.output.map(RunOutput::PeerAux)))
+    }
+}
+
 type Started = (Box<dyn ErasedRun>, Vec<Envelope>);
+
+/// What a GG18 DKG needs beyond the common parameters: the node's aux secret and every
+/// other party's verified aux material, labelled with its party index in this key.
+pub(crate) struct Gg18Inputs {
+    pub aux: AuxSecret,
+    pub peers: BTreeMap<PartyIndex, PeerAux>,
+}
+
+/// Start an aux exchange among `parties` (identity contexts bind each party's proofs
+/// to its node).
+pub(crate) fn start_aux_exchange(
+    session: SessionId,
+    me: PartyIndex,
+    contexts: BTreeMap<PartyIndex, Vec<u8>>,
+    aux: &AuxSecret,
+    rng: &mut ChaCha20Rng,
+) -> Result<Started, KmsError> {
+    let parties: Vec<PartyIndex> = contexts.keys().copied().collect();
+    let (run, msgs) = gg18::start_aux_exchange(session, me, &parties, contexts, aux, rng)?;
+    Ok((Box::new(run), msgs))
+}
 
 fn unsupported(a: Algorithm) -> KmsError {
     KmsError::Unsupported(a.as_str())
 }
 
-/// Start a DKG.
+/// Start a DKG (`gg18` must be given for GG18 keys).
 pub(crate) fn start_dkg(
     algorithm: Algorithm,
     session: SessionId,
     threshold: Threshold,
     me: PartyIndex,
+    gg18: Option<Gg18Inputs>,
     rng: &mut ChaCha20Rng,
 ) -> Result<Started, KmsError> {
     fn boxed<G: SchemeGroup>(r: (Dkg<G>, Vec<Envelope>)) -> Started {
@@ -104,6 +187,11 @@ pub(crate) fn start_dkg(
     Ok(match algorithm {
         Algorithm::Eddsa => boxed(eddsa::start_dkg(session, threshold, me, rng)?),
         Algorithm::Bls => boxed(bls::start_dkg(session, threshold, me, rng)?),
+        Algorithm::Gg18 => {
+            let inputs = gg18.ok_or(KmsError::Unsupported("GG18 without aux material"))?;
+            let (run, msgs) = gg18::start_dkg(session, threshold, me, inputs.aux, inputs.peers, rng)?;
+            (Box::new(run), msgs)
+        }
         other => return Err(unsupported(other)),
     })
 }
@@ -131,6 +219,14 @@ pub(crate) fn start_sign(
             let (run, msgs) = bls::start_sign(session, &share, signers, message, rng)?;
             boxed(SignRun(run), msgs)
         }
+        Algorithm::Gg18 => {
+            let share = gg18::Gg18KeyShare::from_bytes(share)?;
+            let hash: [u8; 32] = message
+                .try_into()
+                .map_err(|_| KmsError::InvalidRequest("ECDSA signs a 32-byte hash".into()))?;
+            let (run, msgs) = gg18::start_sign(session, &share, signers, hash, rng)?;
+            boxed(run, msgs)
+        }
         other => return Err(unsupported(other)),
     })
 }
@@ -148,6 +244,11 @@ pub(crate) fn start_refresh(
     Ok(match algorithm {
         Algorithm::Eddsa => boxed(eddsa::start_refresh(session, KeyShare::from_bytes(share)?, rng)?),
         Algorithm::Bls => boxed(bls::start_refresh(session, KeyShare::from_bytes(share)?, rng)?),
+        Algorithm::Gg18 => {
+            let share = gg18::Gg18KeyShare::from_bytes(share)?;
+            let (run, msgs) = gg18::start_refresh(session, &share, rng)?;
+            (Box::new(run), msgs)
+        }
         other => return Err(unsupported(other)),
     })
 }
@@ -169,6 +270,29 @@ pub fn verify_signature(algorithm: Algorithm, public_key: &[u8], message: &[u8],
             (Ok(pk), Ok(sig)) => bls::verify(pk, message, sig),
             _ => false,
         },
+        Algorithm::Gg18 => verify_ecdsa_rsv(public_key, message, signature),
         _ => false,
     }
+}
+
+/// Check a 65-byte r||s||v ECDSA signature over a 32-byte hash with k256: valid, low-s,
+/// and v = 27 + the recovery id that recovers `public_key`.
+fn verify_ecdsa_rsv(public_key: &[u8], hash: &[u8], rsv: &[u8]) -> bool {
+    use k256::ecdsa::signature::hazmat::PrehashVerifier;
+    use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
+    if rsv.len() != 65 || hash.len() != 32 {
+        return false;
+    }
+    let (Ok(vk), [rs @ .., v]) = (VerifyingKey::from_sec1_bytes(public_key), rsv) else {
+        return false;
+    };
+    let (Ok(sig), Some(recid)) = (
+        Signature::from_slice(rs),
+        v.checked_sub(27).and_then(RecoveryId::from_byte),
+    ) else {
+        return false;
+    };
+    sig.normalize_s().is_none()
+        && vk.verify_prehash(hash, &sig).is_ok()
+        && VerifyingKey::recover_from_prehash(hash, &sig, recid).is_ok_and(|k| k == vk)
 }
