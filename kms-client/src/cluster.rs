@@ -216,12 +216,14 @@ impl InProcessClusterBuilder {
                 .shard_stores
                 .remove(id.as_str())
                 .unwrap_or_else(|| Arc::new(MemoryShardStore::new()));
-            bus.register(Arc::new(TssNode::with_rng(
-                identity,
-                directory.clone(),
-                store,
-                child(),
-            )));
+            let mut node = TssNode::with_rng(identity, directory.clone(), store, child());
+            if let Some(storage) = storages.get(&id) {
+                node = node.with_vault(Arc::new(storage.vault()));
+            }
+            if let Some(aux) = self.gg18_aux.remove(id.as_str()) {
+                node = node.with_gg18_aux(aux);
+            }
+            bus.register(Arc::new(node));
             node_ids.push(id);
         }
         let metadata = self

@@ -136,3 +136,42 @@ async fn a_node_restored_from_backup_signs() {
     )
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gg18_aux_material_is_generated_and_verified_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = [3u8; 32];
+    let (key, holders) = {
+        let cluster = open(dir.path(), "pw").await.unwrap();
+        let client = KmsClient::new(cluster.clone());
+        // No fixtures here: the nodes generate their Paillier and ring-Pedersen primes.
+        let key = client
+            .generate_key(GenerateKey::new(Algorithm::Gg18))
+            .await
+            .unwrap();
+        let holders: Vec<NodeId> = key.holders.iter().map(|h| h.node.clone()).collect();
+        assert!(cluster.coordinator().gg18_aux_complete(&holders).await.unwrap());
+        (key, holders)
+    };
+    let cluster = open(dir.path(), "pw").await.unwrap();
+    // After a restart the material and the peers' verified material come from each
+    // node's encrypted vault: no new exchange is needed.
+    assert!(cluster.coordinator().gg18_aux_complete(&holders).await.unwrap());
+    let client = KmsClient::new(cluster.clone());
+    let sig = client.sign(&key.key_id, &hash).await.unwrap();
+    assert!(kms_core::schemes::verify_signature(
+        Algorithm::Gg18,
+        &hex::decode(&key.public_key).unwrap(),
+        &hash,
+        &sig.signature
+    ));
+    let tss4 = NodeId::new("tss4").unwrap();
+    assert!(
+        !cluster
+            .coordinator()
+            .gg18_aux_complete(&[holders[0].clone(), tss4])
+            .await
+            .unwrap()
+            || holders.contains(&NodeId::new("tss4").unwrap())
+    );
+}

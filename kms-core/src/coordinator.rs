@@ -281,20 +281,26 @@ impl Coordinator {
         Ok(meta)
     }
 
-    /// Make sure every holder of a new GG18 key has verified every other holder's aux
-    /// material (done once per pair of nodes, then reused for every key); if any pair
-    /// is missing, the holders run an aux exchange.
-    async fn ensure_gg18_aux(&self, parties: &Parties) -> Result<(), KmsError> {
+    /// Whether each of `nodes` holds verified GG18 aux material of every other one.
+    pub async fn gg18_aux_complete(&self, nodes: &[NodeId]) -> Result<bool, KmsError> {
         let mut complete = true;
-        for node in parties.values() {
+        for node in nodes {
             match self.call(node, NodeRequest::AuxStatus).await? {
-                NodeResponse::AuxPeers { nodes } => {
-                    complete &= parties.values().all(|p| p == node || nodes.contains(p));
+                NodeResponse::AuxPeers { nodes: known } => {
+                    complete &= nodes.iter().all(|p| p == node || known.contains(p));
                 }
                 other => return Err(unexpected(node, &other)),
             }
         }
-        if complete {
+        Ok(complete)
+    }
+
+    /// Make sure every holder of a new GG18 key has verified every other holder's aux
+    /// material (done once per pair of nodes, then reused for every key); if any pair
+    /// is missing, the holders run an aux exchange.
+    async fn ensure_gg18_aux(&self, parties: &Parties) -> Result<(), KmsError> {
+        let nodes: Vec<NodeId> = parties.values().cloned().collect();
+        if self.gg18_aux_complete(&nodes).await? {
             return Ok(());
         }
         info!(nodes = ?parties.values().collect::<Vec<_>>(), "exchanging GG18 aux material");

@@ -100,4 +100,9 @@ impl PeerDirectory {
     pub fn get(&self, node: &NodeId) -> Option<&NodeIdentityPublic> {
         self.0.get(node)
     }
+
+    /// The nodes in the directory.
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeId> {
+        self.0.keys()
+    }
 }

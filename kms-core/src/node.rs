@@ -4,7 +4,7 @@
 use crate::domain::{Algorithm, KeyId, NodeId};
 use crate::error::KmsError;
 use crate::identity::{NodeIdentity, PeerDirectory};
-use crate::ports::{NodeService, ShardRecord, ShardStore};
+use crate::ports::{NodeService, SecretVault, ShardRecord, ShardStore};
 use crate::rpc::{NodeRequest, NodeResponse, SessionOutcome};
 use crate::schemes::{self, ErasedRun, RunOutput};
 use crate::seal::{self, SealedMessage, SessionParties};
@@ -64,6 +64,13 @@ pub struct TssNode {
     rng: Mutex<ChaCha20Rng>,
     gg18_aux: Mutex<Option<Arc<AuxSecret>>>,
     peer_aux: Mutex<BTreeMap<NodeId, PeerAux>>,
+    vault: Option<Arc<dyn SecretVault>>,
+}
+
+/// Vault names of the node's GG18 material.
+const AUX_SECRET: &str = "gg18/aux-secret";
+fn peer_aux_name(node: &NodeId) -> String {
+    format!("gg18/peer-aux/{node}")
 }
 
 impl TssNode {
@@ -94,7 +101,15 @@ impl TssNode {
             rng: Mutex::new(rng),
             gg18_aux: Mutex::new(None),
             peer_aux: Mutex::new(BTreeMap::new()),
+            vault: None,
         }
+    }
+
+    /// Keep the node's GG18 aux secret and the peer material it verified in `vault`, so
+    /// they are generated and verified once, not at every start.
+    pub fn with_vault(mut self, vault: Arc<dyn SecretVault>) -> Self {
+        self.vault = Some(vault);
+        self
     }
 
     /// Give the node its GG18 auxiliary material (e.g. loaded from its store, or test
@@ -109,6 +124,12 @@ impl TssNode {
     async fn gg18_aux(&self) -> Result<Arc<AuxSecret>, KmsError> {
         if let Some(aux) = lock(&self.gg18_aux).clone() {
             return Ok(aux);
+        }
+        if let Some(vault) = &self.vault {
+            if let Some(bytes) = vault.get_secret(AUX_SECRET).await? {
+                let aux = Arc::new(AuxSecret::from_bytes(&bytes)?);
+                return Ok(lock(&self.gg18_aux).get_or_insert(aux).clone());
+            }
         }
         let mut rng = self.fork_rng();
         let node = self.id.clone();
@@ -125,8 +146,11 @@ impl TssNode {
         })
         .await
         .map_err(|e| KmsError::InvalidRequest(format!("aux generation failed: {e}")))?;
+        // Stored before first use, so the material peers verify is the material kept.
+        if let Some(vault) = &self.vault {
+            vault.put_secret(AUX_SECRET, &aux.to_bytes()).await?;
+        }
         let mut slot = lock(&self.gg18_aux);
-        // Another request may have generated it meanwhile; keep the first.
         Ok(slot.get_or_insert_with(|| Arc::new(aux)).clone())
     }
 
@@ -145,24 +169,47 @@ impl TssNode {
 
     /// The verified aux material of every other party of a GG18 key, relabelled with
     /// the party index each peer has in this key.
-    fn gg18_peers(
+    async fn gg18_peers(
         &self,
         parties: &SessionParties,
         me: PartyIndex,
     ) -> Result<BTreeMap<PartyIndex, PeerAux>, KmsError> {
-        let cache = lock(&self.peer_aux);
-        parties
-            .iter()
-            .filter(|(p, _)| **p != me)
-            .map(|(p, node)| {
-                let aux = cache.get(node).cloned().ok_or_else(|| {
-                    KmsError::InvalidRequest(format!(
-                        "no verified GG18 aux material of {node}: run an aux exchange"
-                    ))
-                })?;
-                Ok((*p, aux.with_party(*p)))
-            })
-            .collect()
+        let mut out = BTreeMap::new();
+        for (p, node) in parties.iter().filter(|(p, _)| **p != me) {
+            let aux = self.peer_aux_of(node).await?.ok_or_else(|| {
+                KmsError::InvalidRequest(format!(
+                    "no verified GG18 aux material of {node}: run an aux exchange"
+                ))
+            })?;
+            out.insert(*p, aux.with_party(*p));
+        }
+        Ok(out)
+    }
+
+    /// A peer's verified aux material: from memory, else from the vault (bytes this node
+    /// stored itself after verifying them).
+    async fn peer_aux_of(&self, node: &NodeId) -> Result<Option<PeerAux>, KmsError> {
+        if let Some(aux) = lock(&self.peer_aux).get(node).cloned() {
+            return Ok(Some(aux));
+        }
+        let Some(vault) = &self.vault else { return Ok(None) };
+        let Some(bytes) = vault.get_secret(&peer_aux_name(node)).await? else {
+            return Ok(None);
+        };
+        let aux = PeerAux::from_trusted_bytes(&bytes)?;
+        lock(&self.peer_aux).insert(node.clone(), aux.clone());
+        Ok(Some(aux))
+    }
+
+    /// Peers whose verified aux material this node holds (memory or vault).
+    async fn aux_peers(&self) -> Result<Vec<NodeId>, KmsError> {
+        let mut out = Vec::new();
+        for node in self.directory.nodes().filter(|n| **n != self.id) {
+            if self.peer_aux_of(node).await?.is_some() {
+                out.push(node.clone());
+            }
+        }
+        Ok(out)
     }
 
     /// The node's shard store.
@@ -334,12 +381,14 @@ impl TssNode {
             }
             (SessionKind::Sign, RunOutput::Signature(signature)) => Ok(SessionOutcome::Signed { signature }),
             (SessionKind::AuxExchange, RunOutput::PeerAux(peers)) => {
-                let mut cache = lock(&self.peer_aux);
                 for (p, aux) in peers {
                     let node = session.parties.get(&p).ok_or_else(|| {
                         KmsError::from(ProtocolError::Internal(format!("aux of {p}, not in the session")))
                     })?;
-                    cache.insert(node.clone(), aux);
+                    if let Some(vault) = &self.vault {
+                        vault.put_secret(&peer_aux_name(node), &aux.to_bytes()).await?;
+                    }
+                    lock(&self.peer_aux).insert(node.clone(), aux);
                 }
                 Ok(SessionOutcome::AuxExchanged)
             }
@@ -371,7 +420,7 @@ impl TssNode {
                 let gg18 = match algorithm {
                     Algorithm::Gg18 => Some(schemes::Gg18Inputs {
                         aux: (*self.gg18_aux().await?).clone(),
-                        peers: self.gg18_peers(&parties, party)?,
+                        peers: self.gg18_peers(&parties, party).await?,
                     }),
                     _ => None,
                 };
@@ -468,7 +517,7 @@ impl TssNode {
                 self.open_session(session, s, outgoing)?
             }
             NodeRequest::AuxStatus => NodeResponse::AuxPeers {
-                nodes: lock(&self.peer_aux).keys().cloned().collect(),
+                nodes: self.aux_peers().await?,
             },
             NodeRequest::Deliver { session, messages } => self.deliver(session, messages).await,
             NodeRequest::CommitRefresh { key_id, version } => {

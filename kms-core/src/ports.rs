@@ -64,6 +64,16 @@ pub trait ShardStore: Send + Sync {
     async fn list(&self) -> Result<Vec<KeyId>, StorageError>;
 }
 
+/// A node's own long-lived secrets other than shards (its GG18 aux material, the peer
+/// material it verified), kept encrypted like shards. Writes that return `Ok` are durable.
+#[async_trait]
+pub trait SecretVault: Send + Sync {
+    /// Store (or replace) the secret called `name`.
+    async fn put_secret(&self, name: &str, data: &[u8]) -> Result<(), StorageError>;
+    /// The secret called `name`, if stored.
+    async fn get_secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StorageError>;
+}
+
 /// Key metadata storage (never holds shard content).
 #[async_trait]
 pub trait MetadataStore: Send + Sync {

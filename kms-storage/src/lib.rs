@@ -29,11 +29,12 @@ pub mod mysql;
 #[cfg(test)]
 mod contract;
 
-pub use memory::{MemoryAuditLog, MemoryMetadataStore, MemoryShardStore};
+pub use memory::{MemoryAuditLog, MemoryMetadataStore, MemorySecretVault, MemoryShardStore};
 
 #[cfg(feature = "embedded")]
 pub use backup::BackupManifest;
 #[cfg(feature = "embedded")]
 pub use embedded::{
-    EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, EncryptedShardStore, NodeStorage, NodeStorageConfig,
+    EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, EncryptedShardStore, EncryptedVault, NodeStorage,
+    NodeStorageConfig,
 };

@@ -7,6 +7,7 @@ use kms_core::ports::{AuditLog, MetadataStore, ShardRecord, ShardStore};
 use kms_core::{KeyId, KeyMetadata, StorageError};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
+use zeroize::Zeroizing;
 
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, StorageError> {
     m.lock()
@@ -261,5 +262,29 @@ mod tests {
         }
         let err = verify_chain(&log.records().await.unwrap()).unwrap_err();
         assert_eq!(err, AuditChainError::Inserted { position: 1, seq: 2 });
+    }
+}
+
+/// A node's other secrets, in memory.
+#[derive(Default)]
+pub struct MemorySecretVault {
+    secrets: Mutex<BTreeMap<String, Zeroizing<Vec<u8>>>>,
+}
+
+impl MemorySecretVault {
+    /// An empty vault.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl kms_core::ports::SecretVault for MemorySecretVault {
+    async fn put_secret(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
+        lock(&self.secrets)?.insert(name.to_string(), Zeroizing::new(data.to_vec()));
+        Ok(())
+    }
+    async fn get_secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StorageError> {
+        Ok(lock(&self.secrets)?.get(name).cloned())
     }
 }

@@ -11,11 +11,13 @@ mod audit;
 mod metadata;
 mod node;
 pub(crate) mod shards;
+mod vault;
 
 pub use audit::EmbeddedAuditLog;
 pub use metadata::EmbeddedMetadataStore;
 pub use node::{NodeStorage, NodeStorageConfig};
 pub use shards::EncryptedShardStore;
+pub use vault::EncryptedVault;
 
 use crate::files;
 use kms_core::StorageError;
@@ -32,9 +34,12 @@ pub(crate) const KEY_METADATA: TableDefinition<&str, &[u8]> = TableDefinition::n
 /// Audit log: seq -> JSON of the sealed record.
 pub(crate) const AUDIT_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_log");
 
+/// A node's other secrets (see `vault`): name -> sealed bytes.
+pub(crate) const NODE_SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("node_secrets");
+
 /// Names of the string-keyed tables, in the order backups list them.
-pub(crate) const STR_TABLES: [TableDefinition<&str, &[u8]>; 3] =
-    [SHARDS_CURRENT, SHARDS_STAGED, KEY_METADATA];
+pub(crate) const STR_TABLES: [TableDefinition<&str, &[u8]>; 4] =
+    [SHARDS_CURRENT, SHARDS_STAGED, KEY_METADATA, NODE_SECRETS];
 
 pub(crate) fn db_err(e: impl std::fmt::Display) -> StorageError {
     StorageError::Backend(format!("embedded database: {e}"))

@@ -168,6 +168,11 @@ impl NodeStorage {
         EmbeddedMetadataStore::new(self.db.clone())
     }
 
+    /// The node's other secrets (GG18 aux material), sealed under the DEK.
+    pub fn vault(&self) -> super::EncryptedVault {
+        super::EncryptedVault::new(self.db.clone(), self.config.node_id.clone(), self.dek.clone())
+    }
+
     /// The node's audit log.
     pub fn audit(&self) -> EmbeddedAuditLog {
         EmbeddedAuditLog::new(self.db.clone())
