@@ -5,8 +5,8 @@
 //!
 //! 1. broadcast (phase 1): a commitment to Gamma_i = gamma_i * G and Alice's ciphertext
 //!    K_i = Enc_i(k_i), with the share's epoch;
-//! 2. point-to-point: Alice's range proof for K_i made for each verifier, with an echo
-//!    of round 1;
+//! 2. point-to-point: Alice's range proof for K_i made for each verifier (one proof
+//!    serves both conversions: they multiply the same K_i), with an echo of round 1;
 //! 3. point-to-point (phase 2): Bob's answers, for k_j * gamma_i (MtA) and k_j * w_i
 //!    (MtAwc, Bob proves his input matches W_i), each with Bob's proof;
 //! 4. broadcast (phase 3): delta_i = k_i gamma_i + sum(alpha + beta);
@@ -30,7 +30,7 @@
 //! [`ProtocolError::Unattributable`] and no signature share is revealed.
 
 use super::key_share::KeyShareOf;
-use super::mta_backend::{MtaBackend, MtaKind, MtaRun};
+use super::mta_backend::{MtaBackend, MtaKind, MtaPair};
 use super::phase5::{commit_points, open_points, Phase5bProof};
 use super::secp256k1::{encode_point, scalar_from_digest, x_coordinate, Secp256k1};
 use super::signature::EcdsaSignature;
@@ -69,8 +69,7 @@ pub(crate) struct Round1<C> {
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Round2<P> {
-    pub(crate) proof_gamma: P,
-    pub(crate) proof_w: P,
+    pub(crate) proof: P,
     pub(crate) echo: Echo,
 }
 
@@ -256,7 +255,8 @@ impl<M: MtaBackend> SignRun<M> {
             &[encode_point(&gamma_point)],
             &gamma_blind,
         );
-        let (own_cipher, alice_state) = M::alice_encrypt(&key.aux_secret, &secrets.k, rng);
+        let nonce = M::alice_nonce(&key.aux_secret, rng);
+        let (own_cipher, alice_state) = M::alice_encrypt(&key.aux_secret, &secrets.k, nonce);
         let epoch = key.epoch;
         let mut run = Self {
             key,
@@ -335,15 +335,14 @@ impl<M: MtaBackend> SignRun<M> {
                 .aux_peers
                 .get(&to)
                 .ok_or_else(|| missing("aux material"))?;
-            let run = |kind| MtaRun {
+            let pair = MtaPair {
                 session,
                 alice: me,
                 bob: to,
-                kind,
             };
+            let pre = M::alice_proof_pre(&self.key.aux_secret, bob, rng);
             let r2 = Round2 {
-                proof_gamma: M::alice_prove(&self.key.aux_secret, bob, state, run(MtaKind::KGamma), rng),
-                proof_w: M::alice_prove(&self.key.aux_secret, bob, state, run(MtaKind::KW), rng),
+                proof: M::alice_prove(&self.key.aux_secret, bob, state, pre, pair),
                 echo: echo.clone(),
             };
             out.push(self.inbox.envelope(2, Recipient::One(to), &r2));
@@ -370,33 +369,32 @@ impl<M: MtaBackend> SignRun<M> {
                 .aux_peers
                 .get(&from)
                 .ok_or_else(|| missing("aux material"))?;
-            let run = |kind| MtaRun {
+            let pair = MtaPair {
                 session,
                 alice: from,
                 bob: me,
-                kind,
             };
-            let secret = &self.key.aux_secret;
-            let (mta_gamma, mut beta_g) = M::bob_respond(
-                secret,
+            // One check of Alice's range proof serves both conversions on her K_j.
+            let checked =
+                M::bob_check(&self.key.aux_secret, alice, cipher, &r2.proof, pair).map_err(&blame)?;
+            let pre_gamma = M::bob_pre(alice, rng);
+            let (mta_gamma, mut beta_g) = M::bob_answer(
                 alice,
-                cipher,
-                r2.proof_gamma,
+                &checked,
                 &self.secrets.gamma,
                 false,
-                run(MtaKind::KGamma),
-                rng,
+                pre_gamma,
+                pair.run(MtaKind::KGamma),
             )
             .map_err(&blame)?;
-            let (mta_w, mut beta_w) = M::bob_respond(
-                secret,
+            let pre_w = M::bob_pre(alice, rng);
+            let (mta_w, mut beta_w) = M::bob_answer(
                 alice,
-                cipher,
-                r2.proof_w,
+                &checked,
                 &self.secrets.w,
                 true,
-                run(MtaKind::KW),
-                rng,
+                pre_w,
+                pair.run(MtaKind::KW),
             )
             .map_err(&blame)?;
             self.secrets.beta_gamma += beta_g;
@@ -422,11 +420,13 @@ impl<M: MtaBackend> SignRun<M> {
             let blame = culprit(from);
             let r3: Round3<M::BobMsg> = env.decode()?;
             let big_w = self.big_w.get(&from).ok_or_else(|| missing("W"))?;
-            let run = |kind| MtaRun {
-                session,
-                alice: me,
-                bob: from,
-                kind,
+            let run = |kind| {
+                MtaPair {
+                    session,
+                    alice: me,
+                    bob: from,
+                }
+                .run(kind)
             };
             let secret = &self.key.aux_secret;
             let mut alpha_g = M::alice_finish(

@@ -187,7 +187,7 @@ fn is_proof(f: &Fault) -> bool {
 #[test]
 fn bad_alice_range_proof_names_alice() {
     let mut t = rewrite::<Round2<AliceProof>>(2, 2, |m, _| {
-        m.proof_gamma.s1 = &m.proof_gamma.s1 + &super::bigint::BigInt::one()
+        m.proof.s1 = &m.proof.s1 + &super::bigint::BigInt::one()
     });
     let (who, fault) = tampered(40, &mut t);
     assert_eq!(who, p(2));
