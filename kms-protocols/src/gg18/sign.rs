@@ -32,6 +32,7 @@
 use super::key_share::KeyShareOf;
 use super::mta_backend::{MtaBackend, MtaKind, MtaPair};
 use super::phase5::{commit_points, open_points, Phase5bProof};
+use super::precompute::{PeerWork, PrecomputedOf};
 use super::secp256k1::{encode_point, scalar_from_digest, x_coordinate, Secp256k1};
 use super::signature::EcdsaSignature;
 use crate::error::{Fault, ProtocolError};
@@ -148,6 +149,8 @@ pub struct SignRun<M: MtaBackend> {
     extra: Vec<u8>,
     secrets: Secrets,
     alice_state: Option<M::AliceState>,
+    /// Precomputed MtA randomness per peer, taken from a pool; consumed in rounds 1-2.
+    work: BTreeMap<PartyIndex, PeerWork<M>>,
     own_cipher: M::Cipher,
     ciphers: BTreeMap<PartyIndex, M::Cipher>,
     big_w: BTreeMap<PartyIndex, ProjectivePoint>,
@@ -186,12 +189,14 @@ fn unattributable(what: &str) -> ProtocolError {
 }
 
 impl<M: MtaBackend> SignRun<M> {
-    /// Start a run; returns it with its round-1 message.
+    /// Start a run; returns it with its round-1 message. Precomputed randomness for
+    /// this signing is taken from `pool` if given; what it lacks is computed inline.
     pub(crate) fn start<R: RngCore + CryptoRng>(
         session: SessionId,
         key: KeyShareOf<M>,
         signers: &[PartyIndex],
         hash: [u8; 32],
+        pool: Option<&mut PrecomputedOf<M>>,
         rng: &mut R,
     ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
         let set: BTreeSet<PartyIndex> = signers.iter().copied().collect();
@@ -255,7 +260,11 @@ impl<M: MtaBackend> SignRun<M> {
             &[encode_point(&gamma_point)],
             &gamma_blind,
         );
-        let nonce = M::alice_nonce(&key.aux_secret, rng);
+        let taken = pool.map(|p| p.take(&key, &signers)).unwrap_or_default();
+        let nonce = match taken.own {
+            Some(n) => n,
+            None => M::alice_nonce(&key.aux_secret, rng),
+        };
         let (own_cipher, alice_state) = M::alice_encrypt(&key.aux_secret, &secrets.k, nonce);
         let epoch = key.epoch;
         let mut run = Self {
@@ -267,6 +276,7 @@ impl<M: MtaBackend> SignRun<M> {
             extra,
             secrets,
             alice_state: Some(alice_state),
+            work: taken.peers,
             own_cipher: own_cipher.clone(),
             ciphers: BTreeMap::new(),
             big_w,
@@ -340,7 +350,10 @@ impl<M: MtaBackend> SignRun<M> {
                 alice: me,
                 bob: to,
             };
-            let pre = M::alice_proof_pre(&self.key.aux_secret, bob, rng);
+            let pre = match self.work.get_mut(&to).and_then(|w| w.alice.take()) {
+                Some(pre) => pre,
+                None => M::alice_proof_pre(&self.key.aux_secret, bob, rng),
+            };
             let r2 = Round2 {
                 proof: M::alice_prove(&self.key.aux_secret, bob, state, pre, pair),
                 echo: echo.clone(),
@@ -377,7 +390,11 @@ impl<M: MtaBackend> SignRun<M> {
             // One check of Alice's range proof serves both conversions on her K_j.
             let checked =
                 M::bob_check(&self.key.aux_secret, alice, cipher, &r2.proof, pair).map_err(&blame)?;
-            let pre_gamma = M::bob_pre(alice, rng);
+            let mut work = self.work.remove(&from).unwrap_or_default();
+            let pre_gamma = match work.bob_gamma.take() {
+                Some(pre) => pre,
+                None => M::bob_pre(alice, rng),
+            };
             let (mta_gamma, mut beta_g) = M::bob_answer(
                 alice,
                 &checked,
@@ -387,7 +404,10 @@ impl<M: MtaBackend> SignRun<M> {
                 pair.run(MtaKind::KGamma),
             )
             .map_err(&blame)?;
-            let pre_w = M::bob_pre(alice, rng);
+            let pre_w = match work.bob_w.take() {
+                Some(pre) => pre,
+                None => M::bob_pre(alice, rng),
+            };
             let (mta_w, mut beta_w) = M::bob_answer(
                 alice,
                 &checked,
@@ -714,6 +734,7 @@ impl<M: MtaBackend> SignRun<M> {
     fn abort(&mut self) {
         self.inbox.finish();
         self.alice_state = None;
+        self.work.clear();
         self.secrets.zeroize();
     }
 }
