@@ -1,11 +1,15 @@
 //! GG18 at (2,3): DKG with cached aux material, and signing by two holders. All runs
 //! are driven in-process (one thread plays every party), so a figure is the total
 //! computation of all parties of the run.
+//!
+//! Signing is measured inline (every step computed during the run) and with each
+//! signer's precomputed randomness taken from a `Gg18Precomputed` pool filled beforehand
+//! (not timed; "precompute for one signing" times one party's fill).
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use kms_protocols::gg18::aux_info::{AuxSecret, PeerAux};
 use kms_protocols::gg18::bigint::BigInt;
-use kms_protocols::gg18::{start_dkg, start_sign, Gg18KeyShare};
+use kms_protocols::gg18::{start_dkg, start_sign_with, Gg18KeyShare, Gg18Precomputed};
 use kms_protocols::message::Recipient;
 use kms_protocols::{Envelope, PartyIndex, SessionId, StateMachine, Threshold};
 use rand_chacha::rand_core::SeedableRng;
@@ -118,20 +122,62 @@ fn bench(c: &mut Criterion) {
     g.bench_function("dkg, aux cached", |b| b.iter(|| dkg(&aux, 7)));
     let shares = dkg(&aux, 8);
     let signers = [p(1), p(2)];
+    let sign = |seed: u64, pools: &mut BTreeMap<PartyIndex, Gg18Precomputed>| {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let session = SessionId::random(&mut rng);
+        let mut runs = BTreeMap::new();
+        let mut first = Vec::new();
+        for s in &signers {
+            let (r, m) = start_sign_with(
+                session,
+                &shares[s],
+                &signers,
+                [0x5a; 32],
+                pools.get_mut(s),
+                &mut rng,
+            )
+            .expect("start");
+            runs.insert(*s, r);
+            first.extend(m);
+        }
+        drive(runs, first, &mut rng)
+    };
+    let fill = |seed: u64| {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        signers
+            .iter()
+            .map(|s| {
+                let mut pool = Gg18Precomputed::new(&shares[s]);
+                let peers: Vec<PartyIndex> = signers.iter().copied().filter(|q| q != s).collect();
+                pool.fill(&shares[s], &peers, 1, &mut rng).expect("fill");
+                (*s, pool)
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
     let mut seed = 0u64;
-    g.bench_function("sign, 2 signers", |b| {
+    g.bench_function("signing (inline), 2 signers", |b| {
         b.iter(|| {
             seed += 1;
-            let mut rng = ChaCha20Rng::seed_from_u64(seed);
-            let session = SessionId::random(&mut rng);
-            let mut runs = BTreeMap::new();
-            let mut first = Vec::new();
-            for s in &signers {
-                let (r, m) = start_sign(session, &shares[s], &signers, [0x5a; 32], &mut rng).expect("start");
-                runs.insert(*s, r);
-                first.extend(m);
-            }
-            drive(runs, first, &mut rng)
+            sign(seed, &mut BTreeMap::new())
+        })
+    });
+    g.bench_function("signing (with precomputed randomness), 2 signers", |b| {
+        b.iter_batched(
+            || {
+                seed += 1;
+                (seed, fill(seed + 1_000_000))
+            },
+            |(seed, mut pools)| sign(seed, &mut pools),
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("precompute for one signing, one party", |b| {
+        let mut rng = ChaCha20Rng::seed_from_u64(99);
+        let me = signers[0];
+        b.iter(|| {
+            let mut pool = Gg18Precomputed::new(&shares[&me]);
+            pool.fill(&shares[&me], &signers[1..], 1, &mut rng).expect("fill");
+            pool
         })
     });
     g.finish();

@@ -26,6 +26,7 @@ pub mod key_share;
 pub mod keygen;
 pub mod mta_backend;
 mod phase5;
+pub mod precompute;
 pub mod refresh;
 pub mod secp256k1;
 pub mod sign;
@@ -51,6 +52,9 @@ pub type Gg18KeyShare = key_share::KeyShareOf<PaillierMta>;
 pub type Gg18Dkg = keygen::DkgOf<PaillierMta>;
 /// A GG18 signing run; its output is an [`EcdsaSignature`].
 pub type Gg18Sign = sign::SignRun<PaillierMta>;
+/// A pool of precomputed GG18 signing randomness for one node's aux material
+/// (see [`precompute`]): filled off the critical path, taken by [`start_sign_with`].
+pub type Gg18Precomputed = precompute::PrecomputedOf<PaillierMta>;
 /// A GG18 share refresh run.
 pub type Gg18Refresh = refresh::RefreshOf<PaillierMta>;
 
@@ -95,7 +99,22 @@ pub fn start_sign<R: RngCore + CryptoRng>(
     hash32: [u8; 32],
     rng: &mut R,
 ) -> Result<(Gg18Sign, Vec<Envelope>), ProtocolError> {
-    Gg18Sign::start(session, share.clone(), signers, hash32, rng)
+    Gg18Sign::start(session, share.clone(), signers, hash32, None, rng)
+}
+
+/// [`start_sign`] taking this signing's precomputed randomness from `pool` (Paillier
+/// nonces, range-proof masks, Bob's β' and proof precomputations for each other signer).
+/// The items are removed from the pool and used by this run only; whatever the pool
+/// lacks, or everything with `None`, is computed inline.
+pub fn start_sign_with<R: RngCore + CryptoRng>(
+    session: SessionId,
+    share: &Gg18KeyShare,
+    signers: &[PartyIndex],
+    hash32: [u8; 32],
+    pool: Option<&mut Gg18Precomputed>,
+    rng: &mut R,
+) -> Result<(Gg18Sign, Vec<Envelope>), ProtocolError> {
+    Gg18Sign::start(session, share.clone(), signers, hash32, pool, rng)
 }
 
 /// Start a proactive refresh of `share` with all other holders: same public key, new

@@ -124,6 +124,15 @@ impl AliceEncryption {
         Self { a, nonce, ciphertext }
     }
 
+    /// Encrypt `a` with a nonce precomputed under our own key
+    /// ([`crate::gg18::paillier::PaillierSecret::precompute_nonce`]); the nonce is
+    /// consumed, so it encrypts exactly one value.
+    pub fn with_nonce(own: &AuxSecret, a: &Scalar, nonce: EncryptionNonce) -> Self {
+        let a = scalar_to_bigint(a);
+        let ciphertext = own.paillier().public().encrypt_with(&a, &nonce);
+        Self { a, nonce, ciphertext }
+    }
+
     /// c_A.
     pub fn ciphertext(&self) -> &Ciphertext {
         &self.ciphertext
@@ -249,10 +258,21 @@ pub fn bob_check_alice(
     alice: &PeerAux,
     msg: &AliceMessage,
 ) -> Result<CheckedAliceMessage, Fault> {
-    msg.proof
-        .verify(ctx, alice.paillier(), &msg.ciphertext, own.ring_pedersen_secret())?;
+    bob_check_ciphertext(ctx, own, alice, &msg.ciphertext, &msg.proof)
+}
+
+/// [`bob_check_alice`] for a ciphertext and proof received separately (GG18 signing
+/// broadcasts the ciphertext and sends each verifier its proof).
+pub fn bob_check_ciphertext(
+    ctx: &MtaContext<'_>,
+    own: &AuxSecret,
+    alice: &PeerAux,
+    ciphertext: &Ciphertext,
+    proof: &AliceRangeProof,
+) -> Result<CheckedAliceMessage, Fault> {
+    proof.verify(ctx, alice.paillier(), ciphertext, own.ring_pedersen_secret())?;
     Ok(CheckedAliceMessage {
-        ciphertext: msg.ciphertext.clone(),
+        ciphertext: ciphertext.clone(),
     })
 }
 

@@ -4,19 +4,48 @@
 //! GG18 signing runs, for every ordered pair of signers (i, j), two multiplicative-to-
 //! additive conversions with i as Alice (holding k_i) and j as Bob: one for k_i * gamma_j
 //! and one, "with check", for k_i * w_j where Bob proves his input matches the public
-//! W_j = w_j * G. Alice encrypts k_i once under her Paillier key and proves its range to
-//! each verifier separately (the range proof uses the verifier's ring-Pedersen
-//! parameters). The signing code is written against this trait only.
+//! W_j = w_j * G. Alice encrypts k_i once under her Paillier key and proves its range
+//! once to each verifier (the range proof uses the verifier's ring-Pedersen parameters);
+//! both conversions multiply the same ciphertext, so Bob checks that proof once and
+//! answers both. The signing code is written against this trait only.
+//!
+//! Every input-independent step (Alice's r^N, the masks of her range proof, Bob's β',
+//! Enc(β') and most of his proof) is a separate call returning a one-use value, so it
+//! can be done ahead of a signing.
 
 use super::aux_info::{AuxSecret, PeerAux};
-use super::mta::{self, AliceEncryption, AliceMessage, BobMessage, BobNonces, MtaContext};
-use super::paillier::Ciphertext;
+use super::mta::{self, AliceEncryption, BobMessage, BobNonces, CheckedAliceMessage, MtaContext};
+use super::paillier::{Ciphertext, EncryptionNonce};
+use super::zk::mta_range::AliceProofPrecomputation;
 use crate::error::Fault;
 use crate::party::{PartyIndex, SessionId};
 use crate::transcript::Transcript;
 use k256::{ProjectivePoint, Scalar};
 use rand_core::{CryptoRng, RngCore};
 use serde::{de::DeserializeOwned, Serialize};
+
+/// Alice's range proof on K_i = Enc(k_i) to one verifier: serves both conversions.
+#[derive(Clone, Copy, Debug)]
+pub struct MtaPair {
+    /// The signing session.
+    pub session: SessionId,
+    /// The party holding k (Alice).
+    pub alice: PartyIndex,
+    /// The verifying party (Bob).
+    pub bob: PartyIndex,
+}
+
+impl MtaPair {
+    /// One of the two conversions between this pair.
+    pub fn run(self, kind: MtaKind) -> MtaRun {
+        MtaRun {
+            session: self.session,
+            alice: self.alice,
+            bob: self.bob,
+            kind,
+        }
+    }
+}
 
 /// Which conversion of a signing run: bound into every MtA proof.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,35 +103,67 @@ pub trait MtaBackend {
     /// The digest of the local party's own aux public data.
     fn own_digest(own: &Self::Secret) -> [u8; 32];
 
-    /// Alice encrypts `a` under her own key.
-    fn alice_encrypt<R: RngCore + CryptoRng>(
+    /// Alice's encryption randomness under her own key (r with r^N precomputed).
+    /// Secret, used once.
+    type AliceNonce;
+    /// The input-independent part of Alice's range proof for one verifier. Secret,
+    /// used once.
+    type AliceProofPre;
+    /// Bob's input-independent work for one conversion with one Alice (β', Enc(β'),
+    /// the masks and most commitments of his proof). Secret, used once.
+    type BobPre;
+    /// Alice's ciphertext after Bob checked her range proof.
+    type Checked;
+
+    /// Precompute Alice's encryption randomness.
+    fn alice_nonce<R: RngCore + CryptoRng>(own: &Self::Secret, rng: &mut R) -> Self::AliceNonce;
+
+    /// Alice encrypts `a` under her own key with a precomputed nonce.
+    fn alice_encrypt(
         own: &Self::Secret,
         a: &Scalar,
-        rng: &mut R,
+        nonce: Self::AliceNonce,
     ) -> (Self::Cipher, Self::AliceState);
 
-    /// Alice's range proof for her ciphertext, for Bob of `run`.
-    fn alice_prove<R: RngCore + CryptoRng>(
+    /// Precompute Alice's range proof for the verifier `bob`.
+    fn alice_proof_pre<R: RngCore + CryptoRng>(
+        own: &Self::Secret,
+        bob: &Self::Public,
+        rng: &mut R,
+    ) -> Self::AliceProofPre;
+
+    /// Alice's range proof for her ciphertext, for Bob of `pair` (one proof serves both
+    /// conversions), with the precomputation made for the same key and verifier.
+    fn alice_prove(
         own: &Self::Secret,
         bob: &Self::Public,
         state: &Self::AliceState,
-        run: MtaRun,
-        rng: &mut R,
+        pre: Self::AliceProofPre,
+        pair: MtaPair,
     ) -> Self::AliceProof;
 
-    /// Bob checks Alice's ciphertext and range proof and answers for his input `b`;
-    /// with `check` (MtAwc) his proof also shows `b * G`. Returns Bob's message and
-    /// his share beta. A fault means Alice misbehaved.
-    #[allow(clippy::too_many_arguments)]
-    fn bob_respond<R: RngCore + CryptoRng>(
+    /// Precompute Bob's work for one conversion with `alice`.
+    fn bob_pre<R: RngCore + CryptoRng>(alice: &Self::Public, rng: &mut R) -> Self::BobPre;
+
+    /// Bob checks Alice's ciphertext and range proof, once for both conversions. A
+    /// fault means Alice misbehaved.
+    fn bob_check(
         own: &Self::Secret,
         alice: &Self::Public,
         cipher: &Self::Cipher,
-        proof: Self::AliceProof,
+        proof: &Self::AliceProof,
+        pair: MtaPair,
+    ) -> Result<Self::Checked, Fault>;
+
+    /// Bob answers a checked ciphertext for his input `b`; with `check` (MtAwc) his
+    /// proof also shows `b * G`. Returns Bob's message and his share beta.
+    fn bob_answer(
+        alice: &Self::Public,
+        checked: &Self::Checked,
         b: &Scalar,
         check: bool,
+        pre: Self::BobPre,
         run: MtaRun,
-        rng: &mut R,
     ) -> Result<(Self::BobMsg, Scalar), Fault>;
 
     /// Alice checks Bob's proof (with `check = Some(B)` also against B) and decrypts
@@ -119,6 +180,18 @@ pub trait MtaBackend {
 /// MtA over Paillier with the hardened GG18 proofs ([`super::mta`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PaillierMta;
+
+/// The range proof on K_i is bound to this tag (and the pair), not to a conversion.
+const RANGE_TAG: &[u8] = b"gg18-sign/k-range";
+
+fn range_context(pair: &MtaPair) -> MtaContext<'static> {
+    MtaContext {
+        session: pair.session,
+        alice: pair.alice,
+        bob: pair.bob,
+        tag: RANGE_TAG,
+    }
+}
 
 fn context(run: &MtaRun) -> MtaContext<'static> {
     MtaContext {
@@ -159,41 +232,61 @@ impl MtaBackend for PaillierMta {
         digest(own.paillier().public().n(), own.ring_pedersen())
     }
 
-    fn alice_encrypt<R: RngCore + CryptoRng>(
-        own: &AuxSecret,
-        a: &Scalar,
-        rng: &mut R,
-    ) -> (Ciphertext, AliceEncryption) {
-        let enc = AliceEncryption::new(rng, own, a);
+    type AliceNonce = EncryptionNonce;
+    type AliceProofPre = AliceProofPrecomputation;
+    type BobPre = BobNonces;
+    type Checked = CheckedAliceMessage;
+
+    fn alice_nonce<R: RngCore + CryptoRng>(own: &AuxSecret, rng: &mut R) -> EncryptionNonce {
+        own.paillier().precompute_nonce(rng)
+    }
+
+    fn alice_encrypt(own: &AuxSecret, a: &Scalar, nonce: EncryptionNonce) -> (Ciphertext, AliceEncryption) {
+        let enc = AliceEncryption::with_nonce(own, a, nonce);
         (enc.ciphertext().clone(), enc)
     }
 
-    fn alice_prove<R: RngCore + CryptoRng>(
+    fn alice_proof_pre<R: RngCore + CryptoRng>(
+        own: &AuxSecret,
+        bob: &PeerAux,
+        rng: &mut R,
+    ) -> AliceProofPrecomputation {
+        AliceProofPrecomputation::new(rng, own.paillier(), bob.ring_pedersen())
+    }
+
+    fn alice_prove(
         own: &AuxSecret,
         bob: &PeerAux,
         state: &AliceEncryption,
-        run: MtaRun,
-        rng: &mut R,
+        pre: AliceProofPrecomputation,
+        pair: MtaPair,
     ) -> Self::AliceProof {
-        mta::alice_start(rng, &context(&run), own, state, bob).proof
+        mta::alice_start_with(&range_context(&pair), own, state, bob, pre).proof
     }
 
-    fn bob_respond<R: RngCore + CryptoRng>(
+    fn bob_pre<R: RngCore + CryptoRng>(alice: &PeerAux, rng: &mut R) -> BobNonces {
+        BobNonces::precompute(rng, alice)
+    }
+
+    fn bob_check(
         own: &AuxSecret,
         alice: &PeerAux,
         cipher: &Ciphertext,
-        proof: Self::AliceProof,
+        proof: &Self::AliceProof,
+        pair: MtaPair,
+    ) -> Result<CheckedAliceMessage, Fault> {
+        mta::bob_check_ciphertext(&range_context(&pair), own, alice, cipher, proof)
+    }
+
+    fn bob_answer(
+        alice: &PeerAux,
+        checked: &CheckedAliceMessage,
         b: &Scalar,
         check: bool,
+        pre: BobNonces,
         run: MtaRun,
-        rng: &mut R,
     ) -> Result<(BobMessage, Scalar), Fault> {
-        let msg = AliceMessage {
-            ciphertext: cipher.clone(),
-            proof,
-        };
-        let nonces = BobNonces::precompute(rng, alice);
-        mta::bob_respond(&context(&run), own, alice, &msg, b, nonces, check)
+        mta::bob_answer(&context(&run), alice, checked, b, pre, check)
     }
 
     fn alice_finish(

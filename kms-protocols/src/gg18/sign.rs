@@ -5,8 +5,8 @@
 //!
 //! 1. broadcast (phase 1): a commitment to Gamma_i = gamma_i * G and Alice's ciphertext
 //!    K_i = Enc_i(k_i), with the share's epoch;
-//! 2. point-to-point: Alice's range proof for K_i made for each verifier, with an echo
-//!    of round 1;
+//! 2. point-to-point: Alice's range proof for K_i made for each verifier (one proof
+//!    serves both conversions: they multiply the same K_i), with an echo of round 1;
 //! 3. point-to-point (phase 2): Bob's answers, for k_j * gamma_i (MtA) and k_j * w_i
 //!    (MtAwc, Bob proves his input matches W_i), each with Bob's proof;
 //! 4. broadcast (phase 3): delta_i = k_i gamma_i + sum(alpha + beta);
@@ -30,8 +30,9 @@
 //! [`ProtocolError::Unattributable`] and no signature share is revealed.
 
 use super::key_share::KeyShareOf;
-use super::mta_backend::{MtaBackend, MtaKind, MtaRun};
+use super::mta_backend::{MtaBackend, MtaKind, MtaPair};
 use super::phase5::{commit_points, open_points, Phase5bProof};
+use super::precompute::{PeerWork, PrecomputedOf};
 use super::secp256k1::{encode_point, scalar_from_digest, x_coordinate, Secp256k1};
 use super::signature::EcdsaSignature;
 use crate::error::{Fault, ProtocolError};
@@ -69,8 +70,7 @@ pub(crate) struct Round1<C> {
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Round2<P> {
-    pub(crate) proof_gamma: P,
-    pub(crate) proof_w: P,
+    pub(crate) proof: P,
     pub(crate) echo: Echo,
 }
 
@@ -149,6 +149,8 @@ pub struct SignRun<M: MtaBackend> {
     extra: Vec<u8>,
     secrets: Secrets,
     alice_state: Option<M::AliceState>,
+    /// Precomputed MtA randomness per peer, taken from a pool; consumed in rounds 1-2.
+    work: BTreeMap<PartyIndex, PeerWork<M>>,
     own_cipher: M::Cipher,
     ciphers: BTreeMap<PartyIndex, M::Cipher>,
     big_w: BTreeMap<PartyIndex, ProjectivePoint>,
@@ -187,12 +189,14 @@ fn unattributable(what: &str) -> ProtocolError {
 }
 
 impl<M: MtaBackend> SignRun<M> {
-    /// Start a run; returns it with its round-1 message.
+    /// Start a run; returns it with its round-1 message. Precomputed randomness for
+    /// this signing is taken from `pool` if given; what it lacks is computed inline.
     pub(crate) fn start<R: RngCore + CryptoRng>(
         session: SessionId,
         key: KeyShareOf<M>,
         signers: &[PartyIndex],
         hash: [u8; 32],
+        pool: Option<&mut PrecomputedOf<M>>,
         rng: &mut R,
     ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
         let set: BTreeSet<PartyIndex> = signers.iter().copied().collect();
@@ -256,7 +260,12 @@ impl<M: MtaBackend> SignRun<M> {
             &[encode_point(&gamma_point)],
             &gamma_blind,
         );
-        let (own_cipher, alice_state) = M::alice_encrypt(&key.aux_secret, &secrets.k, rng);
+        let taken = pool.map(|p| p.take(&key, &signers)).unwrap_or_default();
+        let nonce = match taken.own {
+            Some(n) => n,
+            None => M::alice_nonce(&key.aux_secret, rng),
+        };
+        let (own_cipher, alice_state) = M::alice_encrypt(&key.aux_secret, &secrets.k, nonce);
         let epoch = key.epoch;
         let mut run = Self {
             key,
@@ -267,6 +276,7 @@ impl<M: MtaBackend> SignRun<M> {
             extra,
             secrets,
             alice_state: Some(alice_state),
+            work: taken.peers,
             own_cipher: own_cipher.clone(),
             ciphers: BTreeMap::new(),
             big_w,
@@ -335,15 +345,17 @@ impl<M: MtaBackend> SignRun<M> {
                 .aux_peers
                 .get(&to)
                 .ok_or_else(|| missing("aux material"))?;
-            let run = |kind| MtaRun {
+            let pair = MtaPair {
                 session,
                 alice: me,
                 bob: to,
-                kind,
+            };
+            let pre = match self.work.get_mut(&to).and_then(|w| w.alice.take()) {
+                Some(pre) => pre,
+                None => M::alice_proof_pre(&self.key.aux_secret, bob, rng),
             };
             let r2 = Round2 {
-                proof_gamma: M::alice_prove(&self.key.aux_secret, bob, state, run(MtaKind::KGamma), rng),
-                proof_w: M::alice_prove(&self.key.aux_secret, bob, state, run(MtaKind::KW), rng),
+                proof: M::alice_prove(&self.key.aux_secret, bob, state, pre, pair),
                 echo: echo.clone(),
             };
             out.push(self.inbox.envelope(2, Recipient::One(to), &r2));
@@ -370,33 +382,39 @@ impl<M: MtaBackend> SignRun<M> {
                 .aux_peers
                 .get(&from)
                 .ok_or_else(|| missing("aux material"))?;
-            let run = |kind| MtaRun {
+            let pair = MtaPair {
                 session,
                 alice: from,
                 bob: me,
-                kind,
             };
-            let secret = &self.key.aux_secret;
-            let (mta_gamma, mut beta_g) = M::bob_respond(
-                secret,
+            // One check of Alice's range proof serves both conversions on her K_j.
+            let checked =
+                M::bob_check(&self.key.aux_secret, alice, cipher, &r2.proof, pair).map_err(&blame)?;
+            let mut work = self.work.remove(&from).unwrap_or_default();
+            let pre_gamma = match work.bob_gamma.take() {
+                Some(pre) => pre,
+                None => M::bob_pre(alice, rng),
+            };
+            let (mta_gamma, mut beta_g) = M::bob_answer(
                 alice,
-                cipher,
-                r2.proof_gamma,
+                &checked,
                 &self.secrets.gamma,
                 false,
-                run(MtaKind::KGamma),
-                rng,
+                pre_gamma,
+                pair.run(MtaKind::KGamma),
             )
             .map_err(&blame)?;
-            let (mta_w, mut beta_w) = M::bob_respond(
-                secret,
+            let pre_w = match work.bob_w.take() {
+                Some(pre) => pre,
+                None => M::bob_pre(alice, rng),
+            };
+            let (mta_w, mut beta_w) = M::bob_answer(
                 alice,
-                cipher,
-                r2.proof_w,
+                &checked,
                 &self.secrets.w,
                 true,
-                run(MtaKind::KW),
-                rng,
+                pre_w,
+                pair.run(MtaKind::KW),
             )
             .map_err(&blame)?;
             self.secrets.beta_gamma += beta_g;
@@ -422,11 +440,13 @@ impl<M: MtaBackend> SignRun<M> {
             let blame = culprit(from);
             let r3: Round3<M::BobMsg> = env.decode()?;
             let big_w = self.big_w.get(&from).ok_or_else(|| missing("W"))?;
-            let run = |kind| MtaRun {
-                session,
-                alice: me,
-                bob: from,
-                kind,
+            let run = |kind| {
+                MtaPair {
+                    session,
+                    alice: me,
+                    bob: from,
+                }
+                .run(kind)
             };
             let secret = &self.key.aux_secret;
             let mut alpha_g = M::alice_finish(
@@ -714,6 +734,7 @@ impl<M: MtaBackend> SignRun<M> {
     fn abort(&mut self) {
         self.inbox.finish();
         self.alice_state = None;
+        self.work.clear();
         self.secrets.zeroize();
     }
 }

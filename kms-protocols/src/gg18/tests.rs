@@ -124,6 +124,92 @@ fn seeded_signing_is_deterministic() {
     assert_eq!(a[&p(1)], b[&p(1)]);
 }
 
+fn sign_with_pools(
+    shares: &BTreeMap<PartyIndex, Gg18KeyShare>,
+    signers: &[PartyIndex],
+    hash: [u8; 32],
+    seed: u64,
+    pools: &mut BTreeMap<PartyIndex, Gg18Precomputed>,
+) -> BTreeMap<PartyIndex, EcdsaSignature> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let session = SessionId::derive(format!("sign-pool-{seed}").as_bytes());
+    let mut runs = BTreeMap::new();
+    let mut first = Vec::new();
+    for s in signers {
+        let (r, m) = start_sign_with(session, &shares[s], signers, hash, pools.get_mut(s), &mut rng).unwrap();
+        runs.insert(*s, r);
+        first.extend(m);
+    }
+    run(runs, first, seed, &[], &mut super::test_support::honest).unwrap()
+}
+
+#[test]
+fn precomputed_randomness_is_taken_once_and_inline_fills_the_gaps() {
+    let shares = dkg(2, 3, 6);
+    let pair = [p(1), p(3)];
+    let mut rng = ChaCha20Rng::seed_from_u64(60);
+    let mut pools = BTreeMap::new();
+    for (me, peer) in [(p(1), p(3)), (p(3), p(1))] {
+        let mut pool = Gg18Precomputed::new(&shares[&me]);
+        // Filled in two parts, as a background worker would, then merged.
+        let mut more = Gg18Precomputed::new(&shares[&me]);
+        pool.fill(&shares[&me], &[peer], 1, &mut rng).unwrap();
+        more.fill(&shares[&me], &[peer], 1, &mut rng).unwrap();
+        pool.merge(more).unwrap();
+        assert_eq!(pool.available(&pair), 2);
+        assert_eq!(pool.available(&[p(1), p(2), p(3)]), 0, "nothing for party 2");
+        pools.insert(me, pool);
+    }
+    for (round, hash) in [[1u8; 32], [2; 32]].into_iter().enumerate() {
+        let sigs = sign_with_pools(&shares, &pair, hash, 61 + round as u64, &mut pools);
+        check_signature(&shares[&p(1)], &hash, &sigs[&p(1)]);
+        for pool in pools.values() {
+            assert_eq!(pool.available(&pair), 1 - round, "one signing's worth taken");
+        }
+    }
+    // Empty pools, and party 1 with none at all: everything is computed inline.
+    pools.remove(&p(1));
+    let sigs = sign_with_pools(&shares, &pair, [3; 32], 63, &mut pools);
+    check_signature(&shares[&p(1)], &[3; 32], &sigs[&p(1)]);
+    // Only party 1 holds a partial pool (its own nonce and party 3's items).
+    let mut pools = BTreeMap::new();
+    let mut pool = Gg18Precomputed::new(&shares[&p(1)]);
+    pool.fill(&shares[&p(1)], &[p(3)], 1, &mut rng).unwrap();
+    pools.insert(p(1), pool);
+    let sigs = sign_with_pools(&shares, &pair, [4; 32], 64, &mut pools);
+    check_signature(&shares[&p(1)], &[4; 32], &sigs[&p(1)]);
+    assert_eq!(pools[&p(1)].available(&pair), 0);
+}
+
+#[test]
+fn precomputation_pool_is_bound_to_its_aux_material() {
+    let shares = dkg(2, 3, 7);
+    let mut rng = ChaCha20Rng::seed_from_u64(70);
+    let mut pool = Gg18Precomputed::new(&shares[&p(1)]);
+    // Another party's share, a peer without aux material, and a foreign pool are refused.
+    assert!(pool.fill(&shares[&p(2)], &[p(1)], 1, &mut rng).is_err());
+    assert!(pool.fill(&shares[&p(1)], &[p(1)], 1, &mut rng).is_err());
+    assert!(pool.merge(Gg18Precomputed::new(&shares[&p(2)])).is_err());
+    pool.fill(&shares[&p(1)], &[p(2)], 1, &mut rng).unwrap();
+    assert_eq!(pool.available(&[p(1), p(2)]), 1);
+    let debug = format!("{pool:?}");
+    assert!(debug.contains("own_nonces: 1"), "{debug}");
+    // Party 2 cannot take party 1's items: its signing falls back to inline and the
+    // pool keeps them.
+    let (_run, _msgs) = start_sign_with(
+        SessionId::derive(b"other"),
+        &shares[&p(2)],
+        &[p(1), p(2)],
+        [0; 32],
+        Some(&mut pool),
+        &mut rng,
+    )
+    .unwrap();
+    assert_eq!(pool.available(&[p(1), p(2)]), 1);
+    pool.clear();
+    assert_eq!(pool.available(&[p(1), p(2)]), 0);
+}
+
 #[test]
 fn refresh_keeps_the_key_new_shares_sign_and_epochs_do_not_mix() {
     let shares = dkg(2, 3, 3);
@@ -200,7 +286,7 @@ fn is_proof(f: &Fault) -> bool {
 #[test]
 fn bad_alice_range_proof_names_alice() {
     let mut t = rewrite::<Round2<AliceProof>>(2, 2, |m, _| {
-        m.proof_gamma.s1 = &m.proof_gamma.s1 + &super::bigint::BigInt::one()
+        m.proof.s1 = &m.proof.s1 + &super::bigint::BigInt::one()
     });
     let (who, fault) = tampered(40, &mut t);
     assert_eq!(who, p(2));
