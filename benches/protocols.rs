@@ -109,5 +109,87 @@ fn bench_cluster(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_eddsa, bench_bls, bench_cluster);
+/// Fixture aux material (2048-bit moduli) so the bench does not search for safe primes.
+fn fixture_aux() -> Vec<kms_protocols::gg18::aux_info::AuxSecret> {
+    use kms_protocols::gg18::bigint::BigInt;
+    let json: serde_json::Value =
+        serde_json::from_str(include_str!("../kms-protocols/tests/data/gg18_fixtures.json")).unwrap();
+    let int = |v: &serde_json::Value| BigInt::from_hex(v.as_str().unwrap()).unwrap();
+    let mut rng = ChaCha20Rng::from_seed([4; 32]);
+    json["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            kms_protocols::gg18::aux_info::AuxSecret::from_primes(
+                &mut rng,
+                int(&f["paillier_p"]),
+                int(&f["paillier_q"]),
+                int(&f["rp_p"]),
+                int(&f["rp_q"]),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+/// GG18 through the whole stack. Nodes top up precomputed signing randomness in the
+/// background after each signing; `iter_custom` times only the signing and leaves the
+/// nodes time to refill between signings, as a service sees between requests.
+fn bench_cluster_gg18(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut builder = InProcessCluster::builder().nodes(4).seed([5; 32]);
+    for (i, aux) in fixture_aux().into_iter().enumerate() {
+        builder = builder.gg18_aux(&format!("tss{}", i + 1), aux);
+    }
+    let cluster = builder.build();
+    let client = KmsClient::new(cluster.clone());
+    let key = rt
+        .block_on(client.generate_key(GenerateKey::new(Algorithm::Gg18)))
+        .unwrap();
+    let mut group = c.benchmark_group("cluster/gg18");
+    group.sample_size(10);
+    // Every pair of nodes exchanges aux material once; make sure that is behind us.
+    let all = cluster.nodes().to_vec();
+    while !rt
+        .block_on(cluster.coordinator().gg18_aux_complete(&all))
+        .unwrap()
+    {
+        rt.block_on(client.generate_key(GenerateKey::new(Algorithm::Gg18)))
+            .unwrap();
+    }
+    group.bench_function("generate_key (2,3), aux exchanged", |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                // Let the nodes finish precomputing for the previous key first.
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                let start = std::time::Instant::now();
+                rt.block_on(client.generate_key(GenerateKey::new(Algorithm::Gg18)))
+                    .unwrap();
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    group.bench_function("sign, randomness precomputed", |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                std::thread::sleep(std::time::Duration::from_millis(800));
+                let start = std::time::Instant::now();
+                rt.block_on(client.sign(&key.key_id, &[9u8; 32])).unwrap();
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_eddsa, bench_bls, bench_cluster, bench_cluster_gg18);
 criterion_main!(benches);

@@ -22,8 +22,10 @@ const SESSION_TTL: Duration = Duration::from_secs(600);
 /// More open sessions than this on one node is refused (memory bound).
 const MAX_SESSIONS: usize = 10_000;
 use kms_protocols::gg18::aux_info::{AuxSecret, PeerAux};
+use kms_protocols::gg18::{Gg18KeyShare, Gg18Precomputed};
 use std::collections::BTreeMap;
 use tracing::{debug, info, warn};
+use zeroize::Zeroizing;
 
 /// The kind of run a session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +67,11 @@ pub struct TssNode {
     gg18_aux: Mutex<Option<Arc<AuxSecret>>>,
     peer_aux: Mutex<BTreeMap<NodeId, PeerAux>>,
     vault: Option<Arc<dyn SecretVault>>,
+    gg18_pools: Arc<Mutex<HashMap<KeyId, Gg18Precomputed>>>,
 }
+
+/// How many GG18 signings' worth of randomness a node keeps ready per key.
+const GG18_POOL_TARGET: usize = 2;
 
 /// Vault names of the node's GG18 material.
 const AUX_SECRET: &str = "gg18/aux-secret";
@@ -102,7 +108,48 @@ impl TssNode {
             gg18_aux: Mutex::new(None),
             peer_aux: Mutex::new(BTreeMap::new()),
             vault: None,
+            gg18_pools: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Top up, in the background, the precomputed signing randomness of a GG18 key
+    /// (Paillier nonces, MtA nonces and proof commitments) so that signing does only
+    /// its message-dependent work. Items live in memory only and each is used by one
+    /// signing: a crash loses them, it cannot make the node reuse one.
+    fn refill_gg18_pool(&self, key_id: KeyId, share: Zeroizing<Vec<u8>>) {
+        let pools = self.gg18_pools.clone();
+        let mut rng = self.fork_rng();
+        let node = self.id.clone();
+        tokio::task::spawn_blocking(move || {
+            let Ok(share) = Gg18KeyShare::from_bytes(&share) else {
+                return;
+            };
+            let peers: Vec<PartyIndex> = share
+                .public_shares()
+                .keys()
+                .filter(|p| **p != share.index())
+                .copied()
+                .collect();
+            loop {
+                let have = lock(&pools).get(&key_id).map_or(0, |p| p.available(&peers));
+                if have >= GG18_POOL_TARGET {
+                    return;
+                }
+                let mut fresh = Gg18Precomputed::new(&share);
+                if let Err(e) = fresh.fill(&share, &peers, 1, &mut rng) {
+                    warn!(node = %node, key = %key_id, error = %e, "GG18 precomputation failed");
+                    return;
+                }
+                let mut map = lock(&pools);
+                let pool = map
+                    .entry(key_id.clone())
+                    .or_insert_with(|| Gg18Precomputed::new(&share));
+                if pool.merge(fresh).is_err() {
+                    // The key's aux material changed: start a pool for the new material.
+                    *pool = Gg18Precomputed::new(&share);
+                }
+            }
+        });
     }
 
     /// Keep the node's GG18 aux secret and the peer material it verified in `vault`, so
@@ -368,6 +415,9 @@ impl TssNode {
                 let key_id = session_key(session)?;
                 self.shards.put(key_id, &record).await?;
                 debug!(node = %self.id, key = %key_id, "shard stored");
+                if record.algorithm == Algorithm::Gg18 {
+                    self.refill_gg18_pool(key_id.clone(), record.data.clone());
+                }
                 Ok(SessionOutcome::KeyGenerated { public_key })
             }
             (SessionKind::Refresh, RunOutput::Share { data, version, .. }) => {
@@ -450,14 +500,25 @@ impl TssNode {
                     ));
                 }
                 let record = self.load_share(&key_id).await?;
-                let (run, outgoing) = schemes::start_sign(
+                // The pool is taken out while the run starts (it consumes what it uses)
+                // and put back; then refilled in the background.
+                let mut pool = lock(&self.gg18_pools).remove(&key_id);
+                let started = schemes::start_sign(
                     record.algorithm,
                     &record.data,
                     session,
                     &signers,
                     &message,
+                    pool.as_mut(),
                     &mut self.fork_rng(),
-                )?;
+                );
+                if let Some(pool) = pool {
+                    lock(&self.gg18_pools).entry(key_id.clone()).or_insert(pool);
+                }
+                if record.algorithm == Algorithm::Gg18 {
+                    self.refill_gg18_pool(key_id.clone(), record.data.clone());
+                }
+                let (run, outgoing) = started?;
                 let s = Session {
                     opened: Instant::now(),
                     parties,
@@ -540,6 +601,7 @@ impl TssNode {
                 keys: self.shards.list().await?,
             },
             NodeRequest::DeleteShard { key_id } => {
+                lock(&self.gg18_pools).remove(&key_id);
                 self.shards.delete(&key_id).await?;
                 NodeResponse::Ack
             }

@@ -203,6 +203,7 @@ pub(crate) fn start_sign(
     session: SessionId,
     signers: &[PartyIndex],
     message: &[u8],
+    gg18_pool: Option<&mut gg18::Gg18Precomputed>,
     rng: &mut ChaCha20Rng,
 ) -> Result<Started, KmsError> {
     fn boxed<S: ErasedRun + 'static>(run: S, msgs: Vec<Envelope>) -> Started {
@@ -224,7 +225,7 @@ pub(crate) fn start_sign(
             let hash: [u8; 32] = message
                 .try_into()
                 .map_err(|_| KmsError::InvalidRequest("ECDSA signs a 32-byte hash".into()))?;
-            let (run, msgs) = gg18::start_sign(session, &share, signers, hash, rng)?;
+            let (run, msgs) = gg18::start_sign_with(session, &share, signers, hash, gg18_pool, rng)?;
             boxed(run, msgs)
         }
         other => return Err(unsupported(other)),
