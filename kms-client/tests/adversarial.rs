@@ -18,6 +18,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::sync::{Arc, Mutex};
 
+mod common;
+use common::fixture_aux;
+
 /// A node that corrupts the signing broadcast carrying its signature share (round 2 of
 /// FROST, round 1 of BLS) and re-signs it with its own identity key, as a compromised
 /// node could. `flip` picks the byte to flip from the payload length.
@@ -44,7 +47,13 @@ impl NodeService for CorruptingNode {
             let parties = self.parties.lock().unwrap().clone();
             for sealed in outgoing.iter_mut() {
                 let env = &sealed.envelope;
-                let share_round = if env.protocol.scheme == Scheme::Bls { 1 } else { 2 };
+                // The round that carries the signer's own contribution: BLS's partial, FROST's
+                // z_i, GG18's opening of Gamma_i with its proof of knowledge.
+                let share_round = match env.protocol.scheme {
+                    Scheme::Bls => 1,
+                    Scheme::Eddsa => 2,
+                    Scheme::Gg18 => 5,
+                };
                 if env.protocol.phase == Phase::Sign
                     && env.round == share_round
                     && env.recipient == Recipient::All
@@ -90,6 +99,7 @@ fn setup(
         .collect();
     let directory = PeerDirectory::new(identities.iter().map(|i| i.public()));
     let bus = Arc::new(InMemoryBus::new());
+    let mut aux = fixture_aux().into_iter();
     let mut stores = Vec::new();
     for (k, identity) in identities.into_iter().enumerate() {
         let store = Arc::new(MemoryShardStore::new());
@@ -100,7 +110,7 @@ fn setup(
             secrets[..32].try_into().unwrap(),
             secrets[32..].try_into().unwrap(),
         );
-        let node = TssNode::new(identity, directory.clone(), store);
+        let node = TssNode::new(identity, directory.clone(), store).with_gg18_aux(aux.next().unwrap());
         if let Some((_, flip)) = corrupt.filter(|(c, _)| *c == k) {
             bus.register(Arc::new(CorruptingNode {
                 flip,
@@ -129,7 +139,7 @@ fn setup(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupting_node_is_named_and_signing_goes_on_without_it() {
-    for algorithm in [Algorithm::Eddsa, Algorithm::Bls] {
+    for algorithm in [Algorithm::Eddsa, Algorithm::Bls, Algorithm::Gg18] {
         let s = setup(|bus| bus, Some((0, in_share)));
         let key = s
             .coordinator
@@ -142,7 +152,7 @@ async fn a_corrupting_node_is_named_and_signing_goes_on_without_it() {
             .unwrap();
         // tss1 is among the first two holders tried; its corrupt partial is caught, it is
         // blamed, and the other two holders sign.
-        let sig = s.coordinator.sign("test", &key.key_id, b"message").await.unwrap();
+        let sig = s.coordinator.sign("test", &key.key_id, &[7u8; 32]).await.unwrap();
         let tss1 = NodeId::new("tss1").unwrap();
         assert!(
             !sig.signers.contains(&tss1),

@@ -8,33 +8,10 @@
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 use kms_client::{GenerateKey, InProcessCluster, KmsClient};
 use kms_core::{Algorithm, KeyMetadata, KmsError, SignatureOutput};
-use kms_protocols::gg18::aux_info::AuxSecret;
-use kms_protocols::gg18::bigint::BigInt;
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use std::sync::Arc;
 
-fn fixture_aux() -> Vec<AuxSecret> {
-    let json: serde_json::Value =
-        serde_json::from_str(include_str!("../../kms-protocols/tests/data/gg18_fixtures.json")).unwrap();
-    let int = |v: &serde_json::Value| BigInt::from_hex(v.as_str().unwrap()).unwrap();
-    let mut rng = ChaCha20Rng::from_seed([9; 32]);
-    json["parties"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            AuxSecret::from_primes(
-                &mut rng,
-                int(&f["paillier_p"]),
-                int(&f["paillier_q"]),
-                int(&f["rp_p"]),
-                int(&f["rp_q"]),
-            )
-            .unwrap()
-        })
-        .collect()
-}
+mod common;
+use common::fixture_aux;
 
 fn cluster(nodes: usize) -> (Arc<InProcessCluster>, KmsClient) {
     let mut builder = InProcessCluster::builder().nodes(nodes);
