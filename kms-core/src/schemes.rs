@@ -35,6 +35,27 @@ pub(crate) trait ErasedRun: Send + Sync {
     ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError>;
 }
 
+/// Outputs of protocol runs, as the node handles them.
+pub(crate) trait IntoRunOutput {
+    fn into_run_output(self) -> RunOutput;
+}
+
+/// Every run whose output the node understands is driven the same way.
+impl<S> ErasedRun for S
+where
+    S: StateMachine + Send + Sync,
+    S::Output: IntoRunOutput,
+{
+    fn handle(
+        &mut self,
+        msg: Envelope,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
+        let step = StateMachine::handle(self, msg, rng)?;
+        Ok((step.outgoing, step.output.map(IntoRunOutput::into_run_output)))
+    }
+}
+
 /// Groups whose keys the generic DKG produces, with their public key encoding.
 pub(crate) trait SchemeGroup: Group {
     fn public_key_bytes(share: &KeyShare<Self>) -> Vec<u8>;
@@ -52,96 +73,43 @@ impl SchemeGroup for bls::Bls12381G1 {
     }
 }
 
-impl<G: SchemeGroup> ErasedRun for Dkg<G> {
-    fn handle(
-        &mut self,
-        msg: Envelope,
-        rng: &mut ChaCha20Rng,
-    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
-        let step = StateMachine::handle(self, msg, rng)?;
-        let output = step.output.map(|share| RunOutput::Share {
-            data: share.to_bytes(),
-            public_key: G::public_key_bytes(&share),
-            version: share.epoch(),
-        });
-        Ok((step.outgoing, output))
+impl<G: SchemeGroup> IntoRunOutput for KeyShare<G> {
+    fn into_run_output(self) -> RunOutput {
+        RunOutput::Share {
+            data: self.to_bytes(),
+            public_key: G::public_key_bytes(&self),
+            version: self.epoch(),
+        }
     }
 }
 
-/// Signing runs whose output is a fixed-size signature.
-struct SignRun<S>(S);
-
-impl<S, const N: usize> ErasedRun for SignRun<S>
-where
-    S: StateMachine<Output = [u8; N]> + Send + Sync,
-{
-    fn handle(
-        &mut self,
-        msg: Envelope,
-        rng: &mut ChaCha20Rng,
-    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
-        let step = self.0.handle(msg, rng)?;
-        Ok((
-            step.outgoing,
-            step.output.map(|sig| RunOutput::Signature(sig.to_vec())),
-        ))
+impl IntoRunOutput for gg18::Gg18KeyShare {
+    fn into_run_output(self) -> RunOutput {
+        RunOutput::Share {
+            data: self.to_bytes(),
+            public_key: self.public_key_bytes(),
+            version: self.epoch(),
+        }
     }
 }
 
-impl ErasedRun for gg18::Gg18Dkg {
-    fn handle(
-        &mut self,
-        msg: Envelope,
-        rng: &mut ChaCha20Rng,
-    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
-        let step = StateMachine::handle(self, msg, rng)?;
-        let output = step.output.map(|share| RunOutput::Share {
-            data: share.to_bytes(),
-            public_key: share.public_key_bytes(),
-            version: share.epoch(),
-        });
-        Ok((step.outgoing, output))
+/// Ed25519 (64 bytes) and BLS (96 bytes) signatures.
+impl<const N: usize> IntoRunOutput for [u8; N] {
+    fn into_run_output(self) -> RunOutput {
+        RunOutput::Signature(self.to_vec())
     }
 }
 
-impl ErasedRun for gg18::Gg18Refresh {
-    fn handle(
-        &mut self,
-        msg: Envelope,
-        rng: &mut ChaCha20Rng,
-    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
-        let step = StateMachine::handle(self, msg, rng)?;
-        let output = step.output.map(|share| RunOutput::Share {
-            data: share.to_bytes(),
-            public_key: share.public_key_bytes(),
-            version: share.epoch(),
-        });
-        Ok((step.outgoing, output))
+/// ECDSA leaves the node as r || s || v.
+impl IntoRunOutput for gg18::EcdsaSignature {
+    fn into_run_output(self) -> RunOutput {
+        RunOutput::Signature(self.to_rsv().to_vec())
     }
 }
 
-impl ErasedRun for gg18::Gg18Sign {
-    fn handle(
-        &mut self,
-        msg: Envelope,
-        rng: &mut ChaCha20Rng,
-    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
-        let step = StateMachine::handle(self, msg, rng)?;
-        Ok((
-            step.outgoing,
-            step.output.map(|sig| RunOutput::Signature(sig.to_rsv().to_vec())),
-        ))
-    }
-}
-
-impl ErasedRun for gg18::AuxExchange {
-    fn handle(
-        &mut self,
-        msg: Envelope,
-        rng: &mut ChaCha20Rng,
-    ) -> Result<(Vec<Envelope>, Option<RunOutput>), ProtocolError> {
-        let step = StateMachine::handle(self, msg, rng)?;
-        Ok((step.outgoing, step.output.map(RunOutput::PeerAux)))
+impl IntoRunOutput for BTreeMap<PartyIndex, PeerAux> {
+    fn into_run_output(self) -> RunOutput {
+        RunOutput::PeerAux(self)
     }
 }
 
@@ -213,12 +181,12 @@ pub(crate) fn start_sign(
         Algorithm::Eddsa => {
             let share = KeyShare::<eddsa::Ed25519>::from_bytes(share)?;
             let (run, msgs) = eddsa::start_sign(session, &share, signers, message, rng)?;
-            boxed(SignRun(run), msgs)
+            boxed(run, msgs)
         }
         Algorithm::Bls => {
             let share = KeyShare::<bls::Bls12381G1>::from_bytes(share)?;
             let (run, msgs) = bls::start_sign(session, &share, signers, message, rng)?;
-            boxed(SignRun(run), msgs)
+            boxed(run, msgs)
         }
         Algorithm::Gg18 => {
             let share = gg18::Gg18KeyShare::from_bytes(share)?;
