@@ -78,3 +78,33 @@ async fn gg18_with_a_node_down_and_after_refresh() {
     c.stop_node(&key.holders[0].node);
     check(&key, &hash, &client.sign(&key.key_id, &hash).await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_refreshes_its_aux_material_and_old_and_new_keys_sign() {
+    let (c, client) = cluster(3);
+    let hash = [5u8; 32];
+    let old = client
+        .generate_key(GenerateKey::new(Algorithm::Gg18))
+        .await
+        .unwrap();
+    let tss1 = c.nodes()[0].clone();
+    c.coordinator().refresh_node_aux("admin", &tss1).await.unwrap();
+    assert!(
+        !c.coordinator().gg18_aux_complete(c.nodes()).await.unwrap(),
+        "peers forgot tss1's old material"
+    );
+    // A new key exchanges tss1's new material; the old key keeps the material its
+    // shares were made with.
+    let new = client
+        .generate_key(GenerateKey::new(Algorithm::Gg18))
+        .await
+        .unwrap();
+    assert!(c.coordinator().gg18_aux_complete(c.nodes()).await.unwrap());
+    for key in [&old, &new] {
+        check(key, &hash, &client.sign(&key.key_id, &hash).await.unwrap());
+    }
+    let audit = c.audit_log().records().await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|r| r.event.event_type == kms_core::audit::AuditEventType::ConfigChange));
+}

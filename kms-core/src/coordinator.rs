@@ -295,6 +295,58 @@ impl Coordinator {
         Ok(complete)
     }
 
+    /// Replace a node's GG18 aux material (its Paillier key and ring-Pedersen
+    /// parameters) and make every other node forget the old one, so the next key with
+    /// this node exchanges anew. Keys made before keep signing with the material in
+    /// their shares.
+    pub async fn refresh_node_aux(&self, user: &str, node: &NodeId) -> Result<(), KmsError> {
+        let started = Instant::now();
+        let result = self.refresh_node_aux_inner(node).await;
+        let op = Operation {
+            event_type: AuditEventType::ConfigChange,
+            name: "refresh_node_aux",
+            user,
+            key: None,
+            data: node.as_str().as_bytes(),
+        };
+        self.audited(op, started, result, |_| {
+            format!("GG18 aux material of {node} replaced")
+        })
+        .await
+    }
+
+    async fn refresh_node_aux_inner(&self, node: &NodeId) -> Result<(), KmsError> {
+        if !self.nodes.contains(node) {
+            return Err(KmsError::InvalidRequest(format!(
+                "{node} is not a node of this cluster"
+            )));
+        }
+        match self.call(node, NodeRequest::RefreshAux).await? {
+            NodeResponse::Ack => {}
+            other => return Err(unexpected(node, &other)),
+        }
+        // A peer that cannot be told keeps the stale material, and a later key with both
+        // would fail its DKG (which binds every party's aux digest); say so now, naming
+        // the peers, so the operator repeats the call when they are back.
+        let mut untold = Vec::new();
+        for peer in self.nodes.iter().filter(|n| *n != node) {
+            match self
+                .call(peer, NodeRequest::ForgetPeerAux { node: node.clone() })
+                .await
+            {
+                Ok(NodeResponse::Ack) => {}
+                _ => untold.push(peer.clone()),
+            }
+        }
+        if !untold.is_empty() {
+            return Err(KmsError::Node {
+                node: node.clone(),
+                message: format!("aux material refreshed, but {untold:?} still hold the old one"),
+            });
+        }
+        Ok(())
+    }
+
     /// Make sure every holder of a new GG18 key has verified every other holder's aux
     /// material (done once per pair of nodes, then reused for every key); if any pair
     /// is missing, the holders run an aux exchange.

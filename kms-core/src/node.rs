@@ -168,16 +168,9 @@ impl TssNode {
 
     /// The node's GG18 aux secret, generated on first use (safe primes: seconds of CPU,
     /// off the async workers, with progress in the log).
-    async fn gg18_aux(&self) -> Result<Arc<AuxSecret>, KmsError> {
-        if let Some(aux) = lock(&self.gg18_aux).clone() {
-            return Ok(aux);
-        }
-        if let Some(vault) = &self.vault {
-            if let Some(bytes) = vault.get_secret(AUX_SECRET).await? {
-                let aux = Arc::new(AuxSecret::from_bytes(&bytes)?);
-                return Ok(lock(&self.gg18_aux).get_or_insert(aux).clone());
-            }
-        }
+    /// Generate fresh GG18 aux material (safe primes, off the async workers), store it
+    /// in the vault before anyone can see its public half, and make it current.
+    async fn generate_gg18_aux(&self) -> Result<Arc<AuxSecret>, KmsError> {
         let mut rng = self.fork_rng();
         let node = self.id.clone();
         let aux = tokio::task::spawn_blocking(move || {
@@ -193,12 +186,25 @@ impl TssNode {
         })
         .await
         .map_err(|e| KmsError::InvalidRequest(format!("aux generation failed: {e}")))?;
-        // Stored before first use, so the material peers verify is the material kept.
         if let Some(vault) = &self.vault {
             vault.put_secret(AUX_SECRET, &aux.to_bytes()).await?;
         }
-        let mut slot = lock(&self.gg18_aux);
-        Ok(slot.get_or_insert_with(|| Arc::new(aux)).clone())
+        let aux = Arc::new(aux);
+        *lock(&self.gg18_aux) = Some(aux.clone());
+        Ok(aux)
+    }
+
+    async fn gg18_aux(&self) -> Result<Arc<AuxSecret>, KmsError> {
+        if let Some(aux) = lock(&self.gg18_aux).clone() {
+            return Ok(aux);
+        }
+        if let Some(vault) = &self.vault {
+            if let Some(bytes) = vault.get_secret(AUX_SECRET).await? {
+                let aux = Arc::new(AuxSecret::from_bytes(&bytes)?);
+                return Ok(lock(&self.gg18_aux).get_or_insert(aux).clone());
+            }
+        }
+        self.generate_gg18_aux().await
     }
 
     /// The context that binds a node's GG18 aux proofs to its pinned identity.
@@ -576,6 +582,17 @@ impl TssNode {
                     run,
                 };
                 self.open_session(session, s, outgoing)?
+            }
+            NodeRequest::RefreshAux => {
+                self.generate_gg18_aux().await?;
+                NodeResponse::Ack
+            }
+            NodeRequest::ForgetPeerAux { node } => {
+                lock(&self.peer_aux).remove(&node);
+                if let Some(vault) = &self.vault {
+                    vault.delete_secret(&peer_aux_name(&node)).await?;
+                }
+                NodeResponse::Ack
             }
             NodeRequest::AuxStatus => NodeResponse::AuxPeers {
                 nodes: self.aux_peers().await?,

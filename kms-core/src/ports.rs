@@ -72,6 +72,8 @@ pub trait SecretVault: Send + Sync {
     async fn put_secret(&self, name: &str, data: &[u8]) -> Result<(), StorageError>;
     /// The secret called `name`, if stored.
     async fn get_secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StorageError>;
+    /// Remove the secret called `name`; whether it existed.
+    async fn delete_secret(&self, name: &str) -> Result<bool, StorageError>;
 }
 
 /// Key metadata storage (never holds shard content).

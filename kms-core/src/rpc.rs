@@ -59,6 +59,15 @@ pub enum NodeRequest {
     },
     /// Which peers' GG18 aux material this node has verified.
     AuxStatus,
+    /// Replace this node's GG18 aux material with newly generated material. Existing
+    /// keys keep the material they were made with (it is part of their shares).
+    RefreshAux,
+    /// Drop the verified GG18 aux material of `node` (it was refreshed); the next key
+    /// with it exchanges anew.
+    ForgetPeerAux {
+        /// The node whose material is stale.
+        node: NodeId,
+    },
     /// Messages relayed from other nodes for a running session.
     Deliver {
         /// The run.

@@ -287,4 +287,7 @@ impl kms_core::ports::SecretVault for MemorySecretVault {
     async fn get_secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StorageError> {
         Ok(lock(&self.secrets)?.get(name).cloned())
     }
+    async fn delete_secret(&self, name: &str) -> Result<bool, StorageError> {
+        Ok(lock(&self.secrets)?.remove(name).is_some())
+    }
 }

@@ -66,4 +66,20 @@ impl SecretVault for EncryptedVault {
         })
         .transpose()
     }
+
+    async fn delete_secret(&self, name: &str) -> Result<bool, StorageError> {
+        let name = name.to_string();
+        self.db
+            .blocking(move |db| {
+                let txn = db.begin_write()?;
+                let existed = {
+                    let mut t = txn.open_table(NODE_SECRETS).map_err(db_err)?;
+                    let removed = t.remove(name.as_str()).map_err(db_err)?;
+                    removed.is_some()
+                };
+                txn.commit().map_err(db_err)?;
+                Ok(existed)
+            })
+            .await
+    }
 }
