@@ -1,0 +1,101 @@
+//! GG18 aux material across the cluster: whether holders know each other's, the
+//! exchange that fixes it, and a node's refresh of its own.
+
+use super::*;
+
+impl Coordinator {
+    /// Whether each of `nodes` holds verified GG18 aux material of every other one.
+    pub async fn gg18_aux_complete(&self, nodes: &[NodeId]) -> Result<bool, KmsError> {
+        let mut complete = true;
+        for node in nodes {
+            match self.call(node, NodeRequest::AuxStatus).await? {
+                NodeResponse::AuxPeers { nodes: known } => {
+                    complete &= nodes.iter().all(|p| p == node || known.contains(p));
+                }
+                other => return Err(unexpected(node, &other)),
+            }
+        }
+        Ok(complete)
+    }
+
+    /// Replace a node's GG18 aux material (its Paillier key and ring-Pedersen
+    /// parameters) and make every other node forget the old one, so the next key with
+    /// this node exchanges anew. Keys made before keep signing with the material in
+    /// their shares.
+    pub async fn refresh_node_aux(&self, user: &str, node: &NodeId) -> Result<(), KmsError> {
+        let started = Instant::now();
+        let result = self.refresh_node_aux_inner(node).await;
+        let op = Operation {
+            event_type: AuditEventType::ConfigChange,
+            name: "refresh_node_aux",
+            user,
+            key: None,
+            data: node.as_str().as_bytes(),
+        };
+        self.audited(op, started, result, |_| {
+            format!("GG18 aux material of {node} replaced")
+        })
+        .await
+    }
+
+    pub(super) async fn refresh_node_aux_inner(&self, node: &NodeId) -> Result<(), KmsError> {
+        if !self.nodes.contains(node) {
+            return Err(KmsError::InvalidRequest(format!(
+                "{node} is not a node of this cluster"
+            )));
+        }
+        match self.call(node, NodeRequest::RefreshAux).await? {
+            NodeResponse::Ack => {}
+            other => return Err(unexpected(node, &other)),
+        }
+        // A peer that cannot be told keeps the stale material, and a later key with both
+        // would fail its DKG (which binds every party's aux digest); say so now, naming
+        // the peers, so the operator repeats the call when they are back.
+        let mut untold = Vec::new();
+        for peer in self.nodes.iter().filter(|n| *n != node) {
+            match self
+                .call(peer, NodeRequest::ForgetPeerAux { node: node.clone() })
+                .await
+            {
+                Ok(NodeResponse::Ack) => {}
+                _ => untold.push(peer.clone()),
+            }
+        }
+        if !untold.is_empty() {
+            return Err(KmsError::Node {
+                node: node.clone(),
+                message: format!("aux material refreshed, but {untold:?} still hold the old one"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Make sure every holder of a new GG18 key has verified every other holder's aux
+    /// material (done once per pair of nodes, then reused for every key); if any pair
+    /// is missing, the holders run an aux exchange.
+    pub(super) async fn ensure_gg18_aux(&self, parties: &Parties) -> Result<(), KmsError> {
+        let nodes: Vec<NodeId> = parties.values().cloned().collect();
+        if self.gg18_aux_complete(&nodes).await? {
+            return Ok(());
+        }
+        info!(nodes = ?parties.values().collect::<Vec<_>>(), "exchanging GG18 aux material");
+        let session = self.with_rng_do(SessionId::random);
+        let starts = parties
+            .values()
+            .map(|n| {
+                (
+                    n.clone(),
+                    NodeRequest::StartAuxExchange {
+                        session,
+                        parties: session_parties(parties),
+                    },
+                )
+            })
+            .collect();
+        let outcomes = self.run_session(session, parties, starts).await?;
+        match outcomes.iter().find(|(_, o)| **o != SessionOutcome::AuxExchanged) {
+            Some((node, _)) => Err(node_error(node, "answered an aux exchange with another outcome")),
+            None => Ok(()),
+        }
+    }
+}
