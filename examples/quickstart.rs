@@ -108,6 +108,14 @@ fn password() -> Result<Zeroizing<String>, String> {
         .map_err(|e| format!("no password: set KMS_DEK_PASSWORD or run on a terminal ({e})"))
 }
 
+fn signers(sig: &SignatureOutput) -> String {
+    sig.signers
+        .iter()
+        .map(|n| n.as_str())
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
 fn names(nodes: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     nodes
         .into_iter()
@@ -169,7 +177,7 @@ async fn run(out: &Output) -> Result<(), Box<dyn std::error::Error>> {
             message
         };
         let what = if algorithm == Algorithm::Gg18 {
-            "the SHA-256 hash of"
+            "the SHA-256 hash of "
         } else {
             ""
         };
@@ -177,9 +185,9 @@ async fn run(out: &Output) -> Result<(), Box<dyn std::error::Error>> {
         verify(&key, payload, &sig)
             .map_err(|e| format!("{} signature does not verify: {e}", algorithm.as_str()))?;
         out.say(format!(
-            "  signed {what} {:?} with the shards on {}; the standard verifier accepts it.",
+            "  signed {what}{:?} with the shards on {}; the standard verifier accepts it.",
             std::str::from_utf8(message).unwrap_or("<bytes>"),
-            names(sig.signers.iter().map(|n| n.as_str()))
+            signers(&sig)
         ));
         out.say(format!("  signature {}", hex::encode(&sig.signature)));
         if out.json {
@@ -194,7 +202,7 @@ async fn run(out: &Output) -> Result<(), Box<dyn std::error::Error>> {
         cluster.start_node(&down);
         out.say(format!(
             "  with {down} down, {} signed again; the signature verifies.",
-            names(sig2.signers.iter().map(|n| n.as_str()))
+            signers(&sig2)
         ));
         if out.json {
             println!("{}", json_line(&key, payload, &sig2));
