@@ -145,10 +145,13 @@ pub enum NodeResponse {
         /// The current shard's version.
         version: Option<u64>,
     },
-    /// Answer to `AuxStatus`.
+    /// Answer to `AuxStatus`: digests of the node's own GG18 aux material (if it has
+    /// any yet) and of each peer's material it verified, so stale material is seen.
     AuxPeers {
-        /// Peers whose GG18 aux material the node verified.
-        nodes: Vec<NodeId>,
+        /// Digest of the node's own material.
+        own: Option<[u8; 32]>,
+        /// Digest of each peer's material as the node holds it.
+        peers: Vec<(NodeId, [u8; 32])>,
     },
     /// Answer to `ListShards`.
     Shards {

@@ -6,16 +6,28 @@ use super::*;
 impl Coordinator {
     /// Whether each of `nodes` holds verified GG18 aux material of every other one.
     pub async fn gg18_aux_complete(&self, nodes: &[NodeId]) -> Result<bool, KmsError> {
-        let mut complete = true;
+        let mut own = BTreeMap::new();
+        let mut held = BTreeMap::new();
         for node in nodes {
             match self.call(node, NodeRequest::AuxStatus).await? {
-                NodeResponse::AuxPeers { nodes: known } => {
-                    complete &= nodes.iter().all(|p| p == node || known.contains(p));
+                NodeResponse::AuxPeers { own: o, peers } => {
+                    own.insert(node, o);
+                    held.insert(node, peers.into_iter().collect::<BTreeMap<NodeId, [u8; 32]>>());
                 }
                 other => return Err(unexpected(node, &other)),
             }
         }
-        Ok(complete)
+        // Complete when every node holds, for every other one, exactly the material
+        // that node has now (a refreshed node's old material does not count).
+        Ok(nodes.iter().all(|a| {
+            nodes
+                .iter()
+                .filter(|b| *b != a)
+                .all(|b| match (own.get(b), held.get(a)) {
+                    (Some(Some(current)), Some(known)) => known.get(b) == Some(current),
+                    _ => false,
+                })
+        }))
     }
 
     /// Replace a node's GG18 aux material (its Paillier key and ring-Pedersen
@@ -48,24 +60,15 @@ impl Coordinator {
             NodeResponse::Ack => {}
             other => return Err(unexpected(node, &other)),
         }
-        // A peer that cannot be told keeps the stale material, and a later key with both
-        // would fail its DKG (which binds every party's aux digest); say so now, naming
-        // the peers, so the operator repeats the call when they are back.
-        let mut untold = Vec::new();
+        // Telling the peers saves a round trip; a peer that misses it is caught anyway,
+        // because completeness compares digests of the material each node holds now.
         for peer in self.nodes.iter().filter(|n| *n != node) {
-            match self
+            if let Err(e) = self
                 .call(peer, NodeRequest::ForgetPeerAux { node: node.clone() })
                 .await
             {
-                Ok(NodeResponse::Ack) => {}
-                _ => untold.push(peer.clone()),
+                warn!(node = %peer, error = %e, "could not tell a node to forget refreshed aux material");
             }
-        }
-        if !untold.is_empty() {
-            return Err(KmsError::Node {
-                node: node.clone(),
-                message: format!("aux material refreshed, but {untold:?} still hold the old one"),
-            });
         }
         Ok(())
     }

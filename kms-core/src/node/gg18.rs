@@ -8,7 +8,8 @@ use crate::error::KmsError;
 use crate::ports::SecretVault;
 use crate::seal::SessionParties;
 use kms_protocols::gg18::aux_info::{AuxSecret, PeerAux};
-use kms_protocols::gg18::{Gg18KeyShare, Gg18Precomputed};
+use kms_protocols::gg18::mta_backend::MtaBackend;
+use kms_protocols::gg18::{Gg18KeyShare, Gg18Precomputed, PaillierMta};
 use kms_protocols::PartyIndex;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -167,14 +168,26 @@ impl TssNode {
         Ok(Some(aux))
     }
 
-    /// Peers whose verified aux material this node holds (memory or vault).
-    pub(super) async fn aux_peers(&self) -> Result<Vec<NodeId>, KmsError> {
-        let mut out = Vec::new();
+    /// Digests of this node's own aux material (without generating it) and of every
+    /// peer's material it holds (memory or vault).
+    pub(super) async fn aux_digests(&self) -> Result<(Option<[u8; 32]>, Vec<(NodeId, [u8; 32])>), KmsError> {
+        let current = lock(&self.gg18_aux).clone();
+        let own = match current {
+            Some(aux) => Some(PaillierMta::own_digest(&aux)),
+            None => match &self.vault {
+                Some(vault) => match vault.get_secret(AUX_SECRET).await? {
+                    Some(bytes) => Some(PaillierMta::own_digest(&AuxSecret::from_bytes(&bytes)?)),
+                    None => None,
+                },
+                None => None,
+            },
+        };
+        let mut peers = Vec::new();
         for node in self.directory.nodes().filter(|n| **n != self.id) {
-            if self.peer_aux_of(node).await?.is_some() {
-                out.push(node.clone());
+            if let Some(aux) = self.peer_aux_of(node).await? {
+                peers.push((node.clone(), PaillierMta::public_digest(&aux)));
             }
         }
-        Ok(out)
+        Ok((own, peers))
     }
 }

@@ -434,9 +434,10 @@ impl TssNode {
                 }
                 NodeResponse::Ack
             }
-            NodeRequest::AuxStatus => NodeResponse::AuxPeers {
-                nodes: self.aux_peers().await?,
-            },
+            NodeRequest::AuxStatus => {
+                let (own, peers) = self.aux_digests().await?;
+                NodeResponse::AuxPeers { own, peers }
+            }
             NodeRequest::Deliver { session, messages } => self.deliver(session, messages).await,
             NodeRequest::CommitRefresh { key_id, version } => {
                 self.shards.commit_staged(&key_id, version).await?;
