@@ -16,15 +16,15 @@
 //! epoch. The threshold comes from the old share and cannot change.
 
 use crate::error::{Fault, ProtocolError};
-use crate::group::{decode_scalar, Group};
-use crate::inbox::{Echo, Inbox, RoundKind};
+use crate::group::Group;
+use crate::inbox::{Inbox, RoundKind};
 use crate::key_share::KeyShare;
 use crate::message::{Envelope, Phase, ProtocolId, Recipient, Scheme};
 use crate::party::{PartyIndex, SessionId, Threshold};
 use crate::schnorr::SchnorrProof;
 use crate::state_machine::{StateMachine, Step};
 use crate::transcript::Transcript;
-use crate::vss::{Commitments, Polynomial};
+use crate::vss::{deal_shares, receive_share, Commitments, Polynomial};
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -37,14 +37,6 @@ const VERSION: u16 = 1;
 struct Round1 {
     commitments: Vec<Vec<u8>>,
     proof: Option<SchnorrProof>,
-}
-
-#[derive(Serialize, Deserialize, Zeroize)]
-#[zeroize(drop)]
-struct Round2 {
-    share: Vec<u8>,
-    #[zeroize(skip)]
-    echo: Echo,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -197,37 +189,19 @@ impl<G: Group> Dkg<G> {
         let poly = self.polynomial.as_ref().ok_or(ProtocolError::Finished)?;
         let me = self.inbox.me();
         self.share_sum = poly.evaluate(me);
-        let echo = self.inbox.echo(1);
-        let peers: Vec<PartyIndex> = self.inbox.peers().iter().copied().collect();
-        let mut out = Vec::with_capacity(peers.len());
-        for to in peers {
-            let mut share = poly.evaluate(to);
-            let r2 = Round2 {
-                share: G::scalar_to_bytes(&share),
-                echo: echo.clone(),
-            };
-            share.zeroize();
-            out.push(self.inbox.envelope(2, Recipient::One(to), &r2));
-        }
-        Ok(out)
+        Ok(deal_shares(&mut self.inbox, 2, 1, poly))
     }
 
     fn round2(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
         let me = self.inbox.me();
         for (from, env) in msgs {
-            let blame = |f| ProtocolError::culprit(from, f);
-            let r2: Round2 = env.decode()?;
-            self.inbox.check_echo(1, from, &r2.echo)?;
-            let mut share = decode_scalar::<G>(&r2.share, "secret share").map_err(blame)?;
-            // A dealer of a fresh key whose share to us is zero is either broken or
-            // trying to plant a known share; refresh sub-shares may be anything.
-            if !self.is_refresh() && G::is_zero(&share) {
-                return Err(blame(Fault::InvalidScalar("zero secret share".into())));
-            }
-            if !self.commitments[&from].verify_share(me, &share) {
-                share.zeroize();
-                return Err(blame(Fault::InvalidShare));
-            }
+            let mut share = receive_share(
+                &self.inbox,
+                1,
+                &env,
+                self.commitments.get(&from),
+                self.is_refresh(),
+            )?;
             self.share_sum = self.share_sum + share;
             share.zeroize();
         }

@@ -1,9 +1,12 @@
 //! Feldman verifiable secret sharing and Lagrange interpolation.
 
-use crate::error::Fault;
-use crate::group::{decode_element, Group};
+use crate::error::{Fault, ProtocolError};
+use crate::group::{decode_element, decode_scalar, Group};
+use crate::inbox::{Echo, Inbox};
+use crate::message::{Envelope, Recipient};
 use crate::party::PartyIndex;
 use rand_core::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
 /// A secret polynomial f(x) = a_0 + a_1 x + ... + a_{t-1} x^{t-1}; zeroized on drop.
@@ -109,6 +112,68 @@ impl<G: Group> Commitments<G> {
     pub fn constant(&self) -> G::Element {
         self.0[0]
     }
+}
+
+/// A dealer's point-to-point share f(j), with the dealer's echo of the broadcast round
+/// that came before it (its commitments). Zeroized on drop.
+#[derive(Serialize, Deserialize, Zeroize)]
+#[zeroize(drop)]
+pub struct ShareMessage {
+    /// The encoded share.
+    pub share: Vec<u8>,
+    /// The dealer's view of the previous broadcast round.
+    #[zeroize(skip)]
+    pub echo: Echo,
+}
+
+/// Deal `poly` to every peer in `round`: f(j) point-to-point to each party j, with the
+/// echo of `echo_round`.
+pub fn deal_shares<G: Group>(
+    inbox: &mut Inbox,
+    round: u16,
+    echo_round: u16,
+    poly: &Polynomial<G>,
+) -> Vec<Envelope> {
+    let echo = inbox.echo(echo_round);
+    let peers: Vec<PartyIndex> = inbox.peers().iter().copied().collect();
+    peers
+        .into_iter()
+        .map(|to| {
+            let mut share = poly.evaluate(to);
+            let msg = ShareMessage {
+                share: G::scalar_to_bytes(&share),
+                echo: echo.clone(),
+            };
+            share.zeroize();
+            inbox.envelope(round, Recipient::One(to), &msg)
+        })
+        .collect()
+}
+
+/// Check a dealt share received in `env`: the dealer's echo of `echo_round`, a canonical
+/// scalar, non-zero unless `allow_zero` (a fresh key's dealer that sends zero is planting a
+/// known share; refresh sub-shares may be anything), consistent with the dealer's
+/// `commitments`. Every failure names the dealer. The caller zeroizes the result.
+pub fn receive_share<G: Group>(
+    inbox: &Inbox,
+    echo_round: u16,
+    env: &Envelope,
+    commitments: Option<&Commitments<G>>,
+    allow_zero: bool,
+) -> Result<G::Scalar, ProtocolError> {
+    let from = env.sender;
+    let blame = |f| ProtocolError::culprit(from, f);
+    let msg: ShareMessage = env.decode()?;
+    inbox.check_echo(echo_round, from, &msg.echo)?;
+    let mut share = decode_scalar::<G>(&msg.share, "secret share").map_err(blame)?;
+    if !allow_zero && G::is_zero(&share) {
+        return Err(blame(Fault::InvalidScalar("zero secret share".into())));
+    }
+    if !commitments.is_some_and(|c| c.verify_share(inbox.me(), &share)) {
+        share.zeroize();
+        return Err(blame(Fault::InvalidShare));
+    }
+    Ok(share)
 }
 
 /// Lagrange coefficient at 0 of party `i` within `signers`.

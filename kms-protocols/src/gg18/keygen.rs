@@ -20,14 +20,14 @@ use super::key_share::KeyShareOf;
 use super::mta_backend::MtaBackend;
 use super::secp256k1::Secp256k1;
 use crate::error::{Fault, ProtocolError};
-use crate::group::{decode_scalar, Group};
+use crate::group::Group;
 use crate::inbox::{Echo, Inbox, RoundKind};
 use crate::message::{Envelope, Phase, ProtocolId, Recipient, Scheme};
 use crate::party::{PartyIndex, SessionId, Threshold};
 use crate::schnorr::SchnorrProof;
 use crate::state_machine::{StateMachine, Step};
 use crate::transcript::Transcript;
-use crate::vss::{Commitments, Polynomial};
+use crate::vss::{deal_shares, receive_share, Commitments, Polynomial};
 use k256::{ProjectivePoint, Scalar};
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -54,14 +54,6 @@ pub(crate) struct Round1 {
 pub(crate) struct Round2 {
     pub(crate) vss: Vec<Vec<u8>>,
     pub(crate) blind: [u8; 32],
-    pub(crate) echo: Echo,
-}
-
-#[derive(Serialize, Deserialize, Zeroize)]
-#[zeroize(drop)]
-pub(crate) struct Round3 {
-    pub(crate) share: Vec<u8>,
-    #[zeroize(skip)]
     pub(crate) echo: Echo,
 }
 
@@ -203,19 +195,7 @@ impl KeygenCore {
         self.vss.insert(me, self.own_vss.clone());
         let poly = self.polynomial.as_ref().ok_or(ProtocolError::Finished)?;
         self.secret = poly.evaluate(me);
-        let echo = self.inbox.echo(2);
-        let peers: Vec<PartyIndex> = self.inbox.peers().iter().copied().collect();
-        let mut out = Vec::with_capacity(peers.len());
-        for to in peers {
-            let mut share = poly.evaluate(to);
-            let r3 = Round3 {
-                share: Secp256k1::scalar_to_bytes(&share),
-                echo: echo.clone(),
-            };
-            share.zeroize();
-            out.push(self.inbox.envelope(3, Recipient::One(to), &r3));
-        }
-        Ok(out)
+        Ok(deal_shares(&mut self.inbox, 3, 2, poly))
     }
 
     fn round3<R: RngCore + CryptoRng>(
@@ -225,18 +205,7 @@ impl KeygenCore {
     ) -> Result<Vec<Envelope>, ProtocolError> {
         let me = self.inbox.me();
         for (from, env) in msgs {
-            let blame = |f| ProtocolError::culprit(from, f);
-            let r3: Round3 = env.decode()?;
-            self.inbox.check_echo(2, from, &r3.echo)?;
-            let mut share = decode_scalar::<Secp256k1>(&r3.share, "secret share").map_err(blame)?;
-            if Secp256k1::is_zero(&share) {
-                return Err(blame(Fault::InvalidScalar("zero secret share".into())));
-            }
-            let ok = self.vss.get(&from).is_some_and(|c| c.verify_share(me, &share));
-            if !ok {
-                share.zeroize();
-                return Err(blame(Fault::InvalidShare));
-            }
+            let mut share = receive_share(&self.inbox, 2, &env, self.vss.get(&from), false)?;
             self.secret += share;
             share.zeroize();
         }
@@ -644,7 +613,7 @@ pub(crate) mod tests {
 
     #[test]
     fn share_not_matching_commitments_names_the_dealer() {
-        let mut t = rewrite::<Round3>(3, 3, |m, env| {
+        let mut t = rewrite::<crate::vss::ShareMessage>(3, 3, |m, env| {
             if env.recipient == Recipient::One(p(1)) {
                 let s = Secp256k1::scalar_from_bytes(&m.share).unwrap() + Scalar::ONE;
                 m.share = Secp256k1::scalar_to_bytes(&s);
@@ -655,7 +624,7 @@ pub(crate) mod tests {
 
     #[test]
     fn zero_share_names_the_dealer() {
-        let mut t = rewrite::<Round3>(3, 3, |m, _| m.share = vec![0; 32]);
+        let mut t = rewrite::<crate::vss::ShareMessage>(3, 3, |m, _| m.share = vec![0; 32]);
         let (who, fault) = blamed(keygen(2, 3, 6, 3, &mut t));
         assert_eq!(who, p(3));
         assert!(matches!(fault, Fault::InvalidScalar(_)), "{fault:?}");
