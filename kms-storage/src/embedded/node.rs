@@ -4,7 +4,9 @@
 use super::{EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, EncryptedShardStore};
 use crate::crypto::SecretKey;
 use crate::files;
-use crate::keyring::{self, DekFile, DEFAULT_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS};
+use crate::keyring::{
+    self, DekFile, DEFAULT_PBKDF2_ITERATIONS, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS,
+};
 use kms_core::{NodeId, StorageError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,6 +56,19 @@ impl NodeStorageConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), StorageError> {
+        // Existing directories must be private before anything is read or made in
+        // them (a missing one is created 0700 later).
+        for dir in [&self.certs_dir, &self.data_dir] {
+            if dir.exists() {
+                files::check_private_dir(dir)?;
+            }
+        }
+        if self.pbkdf2_iterations > MAX_PBKDF2_ITERATIONS {
+            return Err(StorageError::Backend(format!(
+                "node {}: configured PBKDF2 iteration count {} is above the maximum {MAX_PBKDF2_ITERATIONS}",
+                self.node_id, self.pbkdf2_iterations
+            )));
+        }
         if self.pbkdf2_iterations < MIN_PBKDF2_ITERATIONS {
             return Err(StorageError::Backend(format!(
                 "node {}: configured PBKDF2 iteration count {} is below the minimum {MIN_PBKDF2_ITERATIONS}",
@@ -97,7 +112,7 @@ pub(crate) fn load_or_create_dek(
 ) -> Result<SecretKey, StorageError> {
     let node = config.node_id.as_str();
     let dek_path = config.dek_path();
-    if let Some(bytes) = files::read_if_exists(&dek_path)? {
+    if let Some(bytes) = files::read_private_if_exists(&dek_path)? {
         return DekFile::parse(node, &bytes)?.unwrap_dek(node, password);
     }
     // Data without its DEK cannot be read; a fresh DEK would hide that until a get.
@@ -119,7 +134,10 @@ impl NodeStorage {
     ///
     /// A wrong password is [`StorageError::WrongPassword`] and changes no file: the
     /// DEK is unwrapped before the database is opened. A `.dek` file whose iteration
-    /// count is below the minimum is refused. This blocks for the PBKDF2 derivation
+    /// count is outside [`MIN_PBKDF2_ITERATIONS`]..=[`MAX_PBKDF2_ITERATIONS`] is
+    /// refused, and so is a `.dek` file, a database or a directory of them whose mode
+    /// lets another account in ([`StorageError::InsecurePermissions`], naming the
+    /// path); either way no file is changed. This blocks for the PBKDF2 derivation
     /// (about a second at the default count): from async code use
     /// [`NodeStorage::open_async`].
     pub fn open(
