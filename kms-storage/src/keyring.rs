@@ -168,6 +168,35 @@ impl DekFile {
     }
 }
 
+/// The random secret key of a service other than a node (the coordinator, a gateway),
+/// kept like a node's DEK: `{certs_dir}/{name}.dek`, wrapped under `password`. Made on
+/// first use; a wrong password is [`StorageError::WrongPassword`] and changes no file.
+/// The service derives what it needs from it (such as its audit-head signing key).
+pub fn load_or_create_service_key(
+    certs_dir: &Path,
+    name: &str,
+    password: &Zeroizing<String>,
+    iterations: u32,
+) -> Result<SecretKey, StorageError> {
+    let path = dek_path(certs_dir, name);
+    if certs_dir.exists() {
+        crate::files::check_private_dir(certs_dir)?;
+    }
+    if let Some(bytes) = crate::files::read_private_if_exists(&path)? {
+        return DekFile::parse(name, &bytes)?.unwrap_dek(name, password);
+    }
+    let (file, key) = DekFile::create(name, password, iterations)?;
+    crate::files::create_private_dir(certs_dir)?;
+    crate::files::write_private_atomic(&path, &file.to_bytes())?;
+    Ok(key)
+}
+
+/// The Ed25519 secret that signs the audit-log head of the service whose key is
+/// `service_key` ([`load_or_create_service_key`]).
+pub fn audit_signing_secret(service_key: &SecretKey) -> SecretKey {
+    service_key.derive_subkey(b"kms-service-derived-secret/v1", b"audit-head/ed25519")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use crate::files;
 use crate::keyring::{
     self, DekFile, DEFAULT_PBKDF2_ITERATIONS, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS,
 };
+use kms_core::audit::AuditSigner;
 use kms_core::{NodeId, StorageError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -93,6 +94,7 @@ pub struct NodeStorage {
     config: NodeStorageConfig,
     db: EmbeddedDb,
     dek: Arc<SecretKey>,
+    audit_signer: Arc<AuditSigner>,
 }
 
 impl std::fmt::Debug for NodeStorage {
@@ -128,6 +130,13 @@ pub(crate) fn load_or_create_dek(
     Ok(dek)
 }
 
+/// The key that signs the head of a node's audit log, derived from its DEK, so it is
+/// as durable as the `.dek` file and unlocked by the same password.
+fn audit_signer(node: &NodeId, dek: &SecretKey) -> AuditSigner {
+    let secret = dek.derive_subkey(b"kms-node-derived-secret/v1", b"audit-head/ed25519");
+    AuditSigner::from_secret(node.as_str(), secret.expose())
+}
+
 impl NodeStorage {
     /// Open a node's storage with its password, creating the DEK and the database on
     /// first use (directories 0700, files 0600).
@@ -148,10 +157,14 @@ impl NodeStorage {
         let dek = load_or_create_dek(&config, password)?;
         files::create_private_dir(&config.data_dir)?;
         let db = EmbeddedDb::open(&config.db_path())?;
+        let audit_signer = Arc::new(audit_signer(&config.node_id, &dek));
+        // The node's audit log is verified against its signed head at every start.
+        EmbeddedAuditLog::open(db.clone(), audit_signer.clone())?;
         Ok(NodeStorage {
             config,
             db,
             dek: Arc::new(dek),
+            audit_signer,
         })
     }
 
@@ -193,7 +206,13 @@ impl NodeStorage {
 
     /// The node's audit log.
     pub fn audit(&self) -> EmbeddedAuditLog {
-        EmbeddedAuditLog::new(self.db.clone())
+        EmbeddedAuditLog::verified(self.db.clone(), self.audit_signer.clone())
+    }
+
+    /// The public key (hex) that verifies the head of this node's audit log: publish
+    /// it with the node's directory entry so a verifier pins it.
+    pub fn audit_public_key(&self) -> String {
+        self.audit_signer.public_key()
     }
 
     pub(crate) fn db(&self) -> &EmbeddedDb {

@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "key_operation_log",
         include_str!("../../migrations/0002_key_operation_log.sql"),
     ),
+    (
+        4,
+        "audit_head_signature",
+        include_str!("../../migrations/0004_audit_head_signature.sql"),
+    ),
 ];
 
 pub(crate) fn sql_err(e: sqlx::Error) -> StorageError {
@@ -191,9 +196,14 @@ impl MySqlStore {
         MySqlMetadataStore::new(self.clone())
     }
 
-    /// The audit log (`t_key_operation_log`).
-    pub fn audit(&self) -> MySqlAuditLog {
-        MySqlAuditLog::new(self.clone())
+    /// The audit log (`t_key_operation_log`), written by `signer`, verified before it
+    /// is returned: every link, the head row's signature, and the head row against the
+    /// last record (see [`MySqlAuditLog::open`]).
+    pub async fn audit(
+        &self,
+        signer: std::sync::Arc<kms_core::audit::AuditSigner>,
+    ) -> Result<MySqlAuditLog, StorageError> {
+        MySqlAuditLog::open(self.clone(), signer).await
     }
 
     /// The connection pool.
