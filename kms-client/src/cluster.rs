@@ -143,7 +143,21 @@ impl InProcessClusterBuilder {
         kms_storage::files::create_private_dir(&coordinator_dir)?;
         let db = EmbeddedDb::open(&coordinator_dir.join("coordinator.redb"))?;
         self.metadata = Some(Arc::new(EmbeddedMetadataStore::new(db.clone())));
-        self.audit = Some(Arc::new(EmbeddedAuditLog::new(db)));
+        // The coordinator's audit head is signed with a key of its own, kept like a
+        // node's DEK under coordinator/certs and unlocked by the same password.
+        let (certs, password, iterations) = (
+            coordinator_dir.join("certs"),
+            p.password.clone(),
+            p.pbkdf2_iterations,
+        );
+        let service_key = tokio::task::spawn_blocking(move || {
+            kms_storage::keyring::load_or_create_service_key(&certs, "coordinator", &password, iterations)
+        })
+        .await
+        .map_err(|e| kms_core::StorageError::Backend(format!("storage task failed: {e}")))??;
+        let secret = kms_storage::keyring::audit_signing_secret(&service_key);
+        let signer = kms_core::audit::AuditSigner::from_secret("coordinator", secret.expose());
+        self.audit = Some(Arc::new(EmbeddedAuditLog::open(db, Arc::new(signer))?));
         let mut identities = Vec::new();
         for (id, storage) in &storages {
             self.shard_stores

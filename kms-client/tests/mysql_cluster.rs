@@ -23,7 +23,8 @@ async fn keys_and_audit_in_mysql() {
         .await
         .expect("MySQL/MariaDB must be running for --features mysql");
     let metadata = Arc::new(store.metadata());
-    let audit = Arc::new(store.audit());
+    let signer = kms_core::audit::AuditSigner::generate("gateway", &mut OsRng);
+    let audit = Arc::new(store.audit(Arc::new(signer)).await.expect("audit log verifies"));
     let cluster = InProcessCluster::builder()
         .nodes(4)
         .metadata(metadata.clone())
@@ -68,7 +69,7 @@ async fn keys_and_audit_in_mysql() {
             AuditEventType::KeyDestroy
         ]
     );
-    verify_chain(&records).unwrap();
+    verify_chain(&records, &audit.anchor().await.unwrap()).unwrap();
 
     for t in [
         "t_key_metadata",

@@ -85,7 +85,7 @@ async fn keys_survive_a_restart_and_a_wrong_password_changes_nothing() {
     ]
     .concat();
     assert_eq!(kinds, expected, "every operation, across restarts, in one chain");
-    verify_chain(&records).unwrap();
+    verify_chain(&records, &cluster.audit_log().anchor().await.unwrap()).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,11 @@
 //! Audit records: every key operation leaves one. Records are chained: each carries
 //! the hash of the previous record, so an edited, deleted or reordered record is found
-//! by [`verify_chain`].
+//! by [`verify_links`]. The chain's head (the last seq and hash) is signed with Ed25519
+//! by the service that writes the log ([`AuditSigner`]) at every append, so records cut
+//! off the end, or a chain rewritten and re-hashed, are found by [`verify_links`]
+//! against an [`AuditAnchor`]: the writer's public key and a signed head.
 
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -219,7 +223,7 @@ impl AuditRecord {
     }
 }
 
-/// What [`verify_chain`] found wrong. Positions count from 0 in the slice given;
+/// What [`verify_links`] found wrong. Positions count from 0 in the slice given;
 /// sequence numbers count from 1.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AuditChainError {
@@ -273,6 +277,47 @@ pub enum AuditChainError {
         /// Its sequence number.
         seq: u64,
     },
+    /// The signed head does not verify under the writer's public key: it was forged,
+    /// edited, or signed by another key or for another log.
+    #[error("the signed head of audit log {log_id:?} (seq {seq}) does not verify under the writer's key")]
+    HeadSignatureInvalid {
+        /// The log the head claims to be of.
+        log_id: String,
+        /// The sequence number it claims.
+        seq: u64,
+    },
+    /// Records were cut off the end: the signed head is at `head_seq` but the log
+    /// ends at `last_seq`.
+    #[error("audit records seq {} to {head_seq} were cut off the end (the log ends at seq {last_seq}, its signed head is seq {head_seq})", last_seq + 1)]
+    Truncated {
+        /// The sequence number of the signed head.
+        head_seq: u64,
+        /// The last record's sequence number (0 for an empty log).
+        last_seq: u64,
+    },
+    /// The last record is at the signed head's seq but its hash differs: the chain
+    /// was rewritten (a record edited and every later one re-hashed), up to `seq`.
+    #[error("audit record seq {seq} does not match the signed head: the log was rewritten and re-hashed up to seq {seq}")]
+    Rewritten {
+        /// The sequence number of the signed head (and of the last record).
+        seq: u64,
+    },
+    /// Records follow the signed head that it does not cover: appended by someone
+    /// without the writer's key.
+    #[error("audit records seq {} to {last_seq} follow the signed head (seq {head_seq}) unsigned", head_seq + 1)]
+    Unanchored {
+        /// The sequence number of the signed head.
+        head_seq: u64,
+        /// The last record's sequence number.
+        last_seq: u64,
+    },
+    /// The log holds records but no signed head: the head was deleted (hiding a cut),
+    /// or the log predates signed heads.
+    #[error("audit log holds records up to seq {last_seq} but no signed head")]
+    HeadMissing {
+        /// The last record's sequence number.
+        last_seq: u64,
+    },
 }
 
 impl AuditChainError {
@@ -284,6 +329,11 @@ impl AuditChainError {
             | AuditChainError::BrokenLink { seq, .. } => *seq,
             AuditChainError::Missing { expected_seq, .. } => *expected_seq,
             AuditChainError::OutOfOrder { found_seq, .. } => *found_seq,
+            AuditChainError::HeadSignatureInvalid { seq, .. }
+            | AuditChainError::Rewritten { seq }
+            | AuditChainError::HeadMissing { last_seq: seq } => *seq,
+            AuditChainError::Truncated { last_seq, .. } => last_seq + 1,
+            AuditChainError::Unanchored { head_seq, .. } => head_seq + 1,
         }
     }
 }
@@ -342,8 +392,9 @@ fn valid_without(records: &[AuditRecord], skip: usize) -> bool {
 /// or a record replaced by a self-consistent forgery ([`AuditChainError::BrokenLink`]).
 ///
 /// A hash chain without a key cannot detect records cut off the end, nor a
-/// well-formed record appended at the end; anchoring the latest hash elsewhere does.
-pub fn verify_chain(records: &[AuditRecord]) -> Result<(), AuditChainError> {
+/// well-formed record appended at the end, nor a chain rewritten and re-hashed from
+/// some record on: [`verify_chain`] checks the links and the signed head.
+pub fn verify_links(records: &[AuditRecord]) -> Result<(), AuditChainError> {
     let Some(i) = first_fault(records) else {
         return Ok(());
     };
@@ -414,6 +465,193 @@ pub fn verify_chain(records: &[AuditRecord]) -> Result<(), AuditChainError> {
     })
 }
 
+/// Domain separator of the head signature. It differs from every other message the
+/// writer's key could sign, so no other signature can pass for a head.
+const HEAD_SIGNATURE_DOMAIN: &[u8] = b"mpc-kms/audit-head/v1";
+
+fn head_message(log_id: &str, seq: u64, hash: &str) -> Vec<u8> {
+    let mut m = Vec::with_capacity(HEAD_SIGNATURE_DOMAIN.len() + log_id.len() + hash.len() + 32);
+    for part in [HEAD_SIGNATURE_DOMAIN, log_id.as_bytes()] {
+        m.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        m.extend_from_slice(part);
+    }
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(&(hash.len() as u64).to_be_bytes());
+    m.extend_from_slice(hash.as_bytes());
+    m
+}
+
+/// The head of an audit log, signed by its writer: the last record's seq and hash
+/// (seq 0 and [`GENESIS_HASH`] for an empty log), for the log named `log_id`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedHead {
+    /// Which log (a node id, or a service name such as `coordinator`).
+    pub log_id: String,
+    /// The last record's sequence number.
+    pub seq: u64,
+    /// The last record's hash, hex.
+    pub hash: String,
+    /// Ed25519 signature over the domain tag, `log_id`, `seq` and `hash`, hex.
+    pub signature: String,
+}
+
+impl SignedHead {
+    /// Check the signature under `public_key` (32 bytes, hex).
+    pub fn verify(&self, public_key: &str) -> Result<(), AuditChainError> {
+        let bad = || AuditChainError::HeadSignatureInvalid {
+            log_id: self.log_id.clone(),
+            seq: self.seq,
+        };
+        let pk: [u8; 32] = hex::decode(public_key)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(bad)?;
+        let sig: [u8; 64] = hex::decode(&self.signature)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(bad)?;
+        let key = VerifyingKey::from_bytes(&pk).map_err(|_| bad())?;
+        key.verify_strict(
+            &head_message(&self.log_id, self.seq, &self.hash),
+            &Signature::from_bytes(&sig),
+        )
+        .map_err(|_| bad())
+    }
+}
+
+/// What a verifier trusts about a log: its writer's public key (pinned from the node
+/// or service directory, never read from the log's own store) and a signed head.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditAnchor {
+    /// The writer's Ed25519 public key, hex.
+    pub public_key: String,
+    /// A head it signed.
+    pub head: SignedHead,
+}
+
+/// The key with which the service that writes a log signs its head. Held by the
+/// writer only (derived from a key in its encrypted vault or next to its DEK); zeroized
+/// on drop; `Debug` shows the log and the public key only.
+pub struct AuditSigner {
+    log_id: String,
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for AuditSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditSigner")
+            .field("log_id", &self.log_id)
+            .field("public_key", &self.public_key())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl AuditSigner {
+    /// The signer of log `log_id` with the Ed25519 secret key `secret` (the caller's
+    /// copy should itself be zeroized).
+    pub fn from_secret(log_id: impl Into<String>, secret: &[u8; 32]) -> Self {
+        Self {
+            log_id: log_id.into(),
+            key: SigningKey::from_bytes(secret),
+        }
+    }
+
+    /// A fresh random signer (for a log that lives only in memory).
+    pub fn generate(
+        log_id: impl Into<String>,
+        rng: &mut (impl rand_core::RngCore + rand_core::CryptoRng),
+    ) -> Self {
+        Self {
+            log_id: log_id.into(),
+            key: SigningKey::generate(rng),
+        }
+    }
+
+    /// The log it signs for.
+    pub fn log_id(&self) -> &str {
+        &self.log_id
+    }
+
+    /// The public key, hex: what a verifier pins.
+    pub fn public_key(&self) -> String {
+        hex::encode(self.key.verifying_key().to_bytes())
+    }
+
+    /// Sign the head at `seq` with hash `hash`.
+    pub fn sign(&self, seq: u64, hash: &str) -> SignedHead {
+        let sig = self.key.sign(&head_message(&self.log_id, seq, hash));
+        SignedHead {
+            log_id: self.log_id.clone(),
+            seq,
+            hash: hash.to_string(),
+            signature: hex::encode(sig.to_bytes()),
+        }
+    }
+
+    /// The head of the empty log.
+    pub fn genesis(&self) -> SignedHead {
+        self.sign(0, GENESIS_HASH)
+    }
+
+    /// The anchor of `head` under this signer's public key.
+    pub fn anchor(&self, head: SignedHead) -> AuditAnchor {
+        AuditAnchor {
+            public_key: self.public_key(),
+            head,
+        }
+    }
+
+    /// Check that `head` is a head of this signer's log, signed by its key; a store
+    /// calls this on the head it reads back before trusting or extending it.
+    pub fn check(&self, head: &SignedHead) -> Result<(), AuditChainError> {
+        if head.log_id != self.log_id {
+            return Err(AuditChainError::HeadSignatureInvalid {
+                log_id: head.log_id.clone(),
+                seq: head.seq,
+            });
+        }
+        head.verify(&self.public_key())
+    }
+}
+
+/// Check an audit log read in order against an anchor: the anchor's head signature
+/// under its public key, every link ([`verify_links`]), and that the log ends exactly
+/// at the signed head (same seq, same hash).
+///
+/// Records cut off the end are [`AuditChainError::Truncated`]; a chain edited and
+/// re-hashed from some record on is [`AuditChainError::Rewritten`]; records after the
+/// head are [`AuditChainError::Unanchored`]. To check a log against an older
+/// checkpoint, pass the records up to the checkpoint's seq.
+///
+/// What this cannot see: a store rolled back as a whole (records and head together)
+/// to an earlier state the writer really signed. An anchor kept outside the store (the
+/// latest head exported to a monitor or to the nodes) catches that too.
+pub fn verify_chain(records: &[AuditRecord], anchor: &AuditAnchor) -> Result<(), AuditChainError> {
+    anchor.head.verify(&anchor.public_key)?;
+    verify_links(records)?;
+    let (last_seq, last_hash) = records
+        .last()
+        .map_or((0, GENESIS_HASH), |r| (r.seq, r.hash.as_str()));
+    let head = &anchor.head;
+    if head.seq > last_seq {
+        return Err(AuditChainError::Truncated {
+            head_seq: head.seq,
+            last_seq,
+        });
+    }
+    if head.seq < last_seq {
+        return Err(AuditChainError::Unanchored {
+            head_seq: head.seq,
+            last_seq,
+        });
+    }
+    if head.hash != last_hash {
+        return Err(AuditChainError::Rewritten { seq: last_seq });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,8 +683,8 @@ mod tests {
 
     #[test]
     fn intact_chain_verifies() {
-        assert_eq!(verify_chain(&[]), Ok(()));
-        assert_eq!(verify_chain(&chain(6)), Ok(()));
+        assert_eq!(verify_links(&[]), Ok(()));
+        assert_eq!(verify_links(&chain(6)), Ok(()));
     }
 
     #[test]
@@ -507,7 +745,7 @@ mod tests {
         let mut c = chain(5);
         c[2].event.user_id = "mallory".into();
         assert_eq!(
-            verify_chain(&c),
+            verify_links(&c),
             Err(AuditChainError::Altered { position: 2, seq: 3 })
         );
     }
@@ -517,7 +755,7 @@ mod tests {
         let mut c = chain(5);
         c.remove(2);
         assert_eq!(
-            verify_chain(&c),
+            verify_links(&c),
             Err(AuditChainError::Missing {
                 position: 2,
                 expected_seq: 3,
@@ -526,7 +764,7 @@ mod tests {
         );
         let mut c = chain(5);
         c.remove(0);
-        assert_eq!(verify_chain(&c).map_err(|e| e.seq()), Err(1));
+        assert_eq!(verify_links(&c).map_err(|e| e.seq()), Err(1));
     }
 
     #[test]
@@ -534,7 +772,7 @@ mod tests {
         let mut c = chain(5);
         c.swap(1, 2);
         assert_eq!(
-            verify_chain(&c),
+            verify_links(&c),
             Err(AuditChainError::OutOfOrder {
                 position: 1,
                 expected_seq: 2,
@@ -548,7 +786,7 @@ mod tests {
         let mut c = chain(5);
         c.swap(3, 4);
         assert_eq!(
-            verify_chain(&c),
+            verify_links(&c),
             Err(AuditChainError::OutOfOrder {
                 position: 3,
                 expected_seq: 4,
@@ -557,7 +795,7 @@ mod tests {
         );
         let mut c = chain(5);
         c.swap(0, 1);
-        assert_eq!(verify_chain(&c).map_err(|e| e.seq()), Err(2));
+        assert_eq!(verify_links(&c).map_err(|e| e.seq()), Err(2));
     }
 
     #[test]
@@ -566,7 +804,7 @@ mod tests {
         let forged = AuditRecord::seal(3, event(99), &c[1].hash);
         c.insert(2, forged);
         assert_eq!(
-            verify_chain(&c),
+            verify_links(&c),
             Err(AuditChainError::Inserted { position: 2, seq: 3 })
         );
         // Inserted with a made-up hash and sequence number.
@@ -575,7 +813,7 @@ mod tests {
         forged.hash = "22".repeat(32);
         c.insert(2, forged);
         assert_eq!(
-            verify_chain(&c),
+            verify_links(&c),
             Err(AuditChainError::Inserted { position: 2, seq: 42 })
         );
     }
@@ -591,7 +829,7 @@ mod tests {
         let forged = AuditRecord::seal(3, event(99), &c[1].hash);
         c.insert(2, forged);
         assert_eq!(
-            verify_chain(&c),
+            verify_links(&c),
             Err(AuditChainError::Inserted { position: 2, seq: 3 })
         );
     }
@@ -603,7 +841,7 @@ mod tests {
         c[2].seq = 2;
         c.swap(1, 2);
         assert_eq!(
-            verify_chain(&c),
+            verify_links(&c),
             Err(AuditChainError::OutOfOrder {
                 position: 1,
                 expected_seq: 2,
@@ -617,9 +855,103 @@ mod tests {
         let mut c = chain(5);
         c[2] = AuditRecord::seal(3, event(77), &c[1].hash);
         assert_eq!(
-            verify_chain(&c),
+            verify_links(&c),
             Err(AuditChainError::BrokenLink { position: 3, seq: 4 })
         );
+    }
+
+    fn signer() -> AuditSigner {
+        AuditSigner::from_secret("tss1", &[7u8; 32])
+    }
+
+    fn anchored(c: &[AuditRecord]) -> AuditAnchor {
+        let s = signer();
+        let head = c.last().map_or_else(|| s.genesis(), |r| s.sign(r.seq, &r.hash));
+        s.anchor(head)
+    }
+
+    #[test]
+    fn anchored_chain_verifies() {
+        assert_eq!(verify_chain(&[], &anchored(&[])), Ok(()));
+        let c = chain(5);
+        assert_eq!(verify_chain(&c, &anchored(&c)), Ok(()));
+        // A prefix verifies against the checkpoint taken at its end.
+        assert_eq!(verify_chain(&c[..3], &anchored(&c[..3])), Ok(()));
+    }
+
+    #[test]
+    fn anchor_finds_cut_rewritten_and_unsigned_tails() {
+        let c = chain(5);
+        let anchor = anchored(&c);
+        assert_eq!(
+            verify_chain(&c[..3], &anchor),
+            Err(AuditChainError::Truncated {
+                head_seq: 5,
+                last_seq: 3
+            })
+        );
+        assert_eq!(
+            verify_chain(&[], &anchor),
+            Err(AuditChainError::Truncated {
+                head_seq: 5,
+                last_seq: 0
+            })
+        );
+        let mut forged = c[..2].to_vec();
+        for i in 3..=5 {
+            let prev = forged.last().map(|r| r.hash.clone()).unwrap_or_default();
+            let mut e = event(i);
+            if i == 3 {
+                e.user_id = "mallory".into();
+            }
+            forged.push(AuditRecord::seal(i, e, &prev));
+        }
+        assert_eq!(verify_links(&forged), Ok(()));
+        assert_eq!(
+            verify_chain(&forged, &anchor),
+            Err(AuditChainError::Rewritten { seq: 5 })
+        );
+        let mut longer = c.clone();
+        longer.push(AuditRecord::seal(6, event(6), &c[4].hash));
+        assert_eq!(
+            verify_chain(&longer, &anchor),
+            Err(AuditChainError::Unanchored {
+                head_seq: 5,
+                last_seq: 6
+            })
+        );
+    }
+
+    #[test]
+    fn head_signature_is_checked() {
+        let c = chain(3);
+        let good = anchored(&c);
+        // An edited head, a head under another key, another log's head.
+        let mut edited = good.clone();
+        edited.head.seq = 2;
+        edited.head.hash = c[1].hash.clone();
+        let other = AuditSigner::from_secret("tss1", &[8u8; 32]);
+        let mut foreign_key = good.clone();
+        foreign_key.public_key = other.public_key();
+        let mut renamed = good.clone();
+        renamed.head.log_id = "tss2".into();
+        for bad in [edited, foreign_key, renamed] {
+            assert!(matches!(
+                verify_chain(&c, &bad),
+                Err(AuditChainError::HeadSignatureInvalid { .. })
+            ));
+        }
+        let mut garbage = good.clone();
+        garbage.head.signature = "zz".into();
+        assert!(verify_chain(&c, &garbage).is_err());
+        assert!(signer().check(&good.head).is_ok());
+        assert!(other.check(&good.head).is_err());
+        assert!(AuditSigner::from_secret("tss2", &[7u8; 32])
+            .check(&good.head)
+            .is_err());
+        // A record's own hash never passes for a head signature (distinct domain).
+        let dbg = format!("{:?}", signer());
+        assert!(dbg.contains("redacted") && !dbg.contains("0707"), "{dbg}");
     }
 
     #[test]

@@ -5,9 +5,26 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A key's identifier (random, 128 bits, hex).
+///
+/// Deserializing validates like [`KeyId::parse`]: a key id names table rows and
+/// flows into messages, so one read from the wire or a file is checked as one typed by
+/// a caller is.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct KeyId(String);
+
+impl TryFrom<String> for KeyId {
+    type Error = crate::KmsError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<KeyId> for String {
+    fn from(k: KeyId) -> String {
+        k.0
+    }
+}
 
 impl KeyId {
     /// A fresh random key id.
@@ -49,9 +66,26 @@ impl fmt::Debug for KeyId {
 }
 
 /// A TSS node's name, e.g. `tss1`.
+///
+/// Deserializing validates like [`NodeId::new`]: node ids become file names
+/// (`{node}.dek`, `{node}.redb`), so `"../x"` from a message or a file must never
+/// become a `NodeId`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct NodeId(String);
+
+impl TryFrom<String> for NodeId {
+    type Error = crate::KmsError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::new(s)
+    }
+}
+
+impl From<NodeId> for String {
+    fn from(n: NodeId) -> String {
+        n.0
+    }
+}
 
 impl NodeId {
     /// A node id (1 to 64 characters of `[A-Za-z0-9_-]`).

@@ -21,6 +21,10 @@ pub enum StorageError {
     /// The backend failed (I/O, database).
     #[error("storage backend: {0}")]
     Backend(String),
+    /// A secret file or its directory is open to other accounts (group or other mode
+    /// bits); the message names the path, its mode and the fix.
+    #[error("insecure permissions: {0}")]
+    InsecurePermissions(String),
 }
 
 /// Errors of transports.

@@ -99,6 +99,10 @@ pub trait AuditLog: Send + Sync {
     async fn append(&self, event: AuditEvent) -> Result<AuditRecord, StorageError>;
     /// Every record in order.
     async fn records(&self) -> Result<Vec<AuditRecord>, StorageError>;
+    /// The log's signed head with its writer's public key: with [`Self::records`],
+    /// the input of [`crate::audit::verify_chain`]. Export it to a place the store's
+    /// administrator cannot write, so even a rollback of the whole store is found.
+    async fn anchor(&self) -> Result<crate::audit::AuditAnchor, StorageError>;
 }
 
 /// How the coordinator reaches nodes. Nodes only answer requests; they open no

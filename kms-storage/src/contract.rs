@@ -224,7 +224,9 @@ pub async fn audit_log(log: Arc<dyn AuditLog>) {
     let records = log.records().await.unwrap();
     assert_eq!(records.len(), 17);
     assert_eq!(records[0], first);
-    verify_chain(&records).unwrap();
+    let anchor = log.anchor().await.unwrap();
+    assert_eq!(anchor.head.seq, 17);
+    verify_chain(&records, &anchor).unwrap();
     let mut events: Vec<u64> = records.iter().map(|r| r.event.duration_ms / 10).collect();
     events.sort_unstable();
     assert_eq!(events, (1..=17).collect::<Vec<_>>());

@@ -25,6 +25,11 @@ use zeroize::Zeroizing;
 
 /// The lowest PBKDF2 iteration count accepted, in a new file or an existing one.
 pub const MIN_PBKDF2_ITERATIONS: u32 = 10_000;
+/// The highest PBKDF2 iteration count accepted, in a new file or an existing one:
+/// about 16 times the default, some seconds of derivation. The count is read from the
+/// file before the file can be authenticated (the KEK it authenticates with depends on
+/// it), so without a cap an edited count of 0xFFFFFFFF would hang `open` for hours.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 /// The iteration count used for a new DEK unless configured otherwise (OWASP's 2023
 /// figure for PBKDF2-HMAC-SHA256).
 pub const DEFAULT_PBKDF2_ITERATIONS: u32 = 600_000;
@@ -58,6 +63,11 @@ fn check_iterations(node_id: &str, iterations: u32) -> Result<(), StorageError> 
             "{node_id}.dek: PBKDF2 iteration count {iterations} is below the minimum {MIN_PBKDF2_ITERATIONS}"
         )));
     }
+    if iterations > MAX_PBKDF2_ITERATIONS {
+        return Err(StorageError::Corrupt(format!(
+            "{node_id}.dek: PBKDF2 iteration count {iterations} is above the maximum {MAX_PBKDF2_ITERATIONS}"
+        )));
+    }
     Ok(())
 }
 
@@ -83,7 +93,8 @@ impl DekFile {
     }
 
     /// Parse the bytes of a `.dek` file. A file with an iteration count below
-    /// [`MIN_PBKDF2_ITERATIONS`] is refused.
+    /// [`MIN_PBKDF2_ITERATIONS`] or above [`MAX_PBKDF2_ITERATIONS`] is refused here,
+    /// before any derivation runs.
     pub fn parse(node_id: &str, bytes: &[u8]) -> Result<DekFile, StorageError> {
         let corrupt = |why: &str| StorageError::Corrupt(format!("{node_id}.dek: {why}"));
         if bytes.len() != DEK_FILE_LEN {
@@ -157,6 +168,35 @@ impl DekFile {
     }
 }
 
+/// The random secret key of a service other than a node (the coordinator, a gateway),
+/// kept like a node's DEK: `{certs_dir}/{name}.dek`, wrapped under `password`. Made on
+/// first use; a wrong password is [`StorageError::WrongPassword`] and changes no file.
+/// The service derives what it needs from it (such as its audit-head signing key).
+pub fn load_or_create_service_key(
+    certs_dir: &Path,
+    name: &str,
+    password: &Zeroizing<String>,
+    iterations: u32,
+) -> Result<SecretKey, StorageError> {
+    let path = dek_path(certs_dir, name);
+    if certs_dir.exists() {
+        crate::files::check_private_dir(certs_dir)?;
+    }
+    if let Some(bytes) = crate::files::read_private_if_exists(&path)? {
+        return DekFile::parse(name, &bytes)?.unwrap_dek(name, password);
+    }
+    let (file, key) = DekFile::create(name, password, iterations)?;
+    crate::files::create_private_dir(certs_dir)?;
+    crate::files::write_private_atomic(&path, &file.to_bytes())?;
+    Ok(key)
+}
+
+/// The Ed25519 secret that signs the audit-log head of the service whose key is
+/// `service_key` ([`load_or_create_service_key`]).
+pub fn audit_signing_secret(service_key: &SecretKey) -> SecretKey {
+    service_key.derive_subkey(b"kms-service-derived-secret/v1", b"audit-head/ed25519")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +246,32 @@ mod tests {
         bytes[10..14].copy_from_slice(&9_999u32.to_be_bytes());
         let err = DekFile::parse("tss1", &bytes).unwrap_err();
         assert!(err.to_string().contains("9999"), "{err}");
+    }
+
+    #[test]
+    fn review_storage_l2_iteration_count_capped() {
+        // The count is read before the header is authenticated, so a file edited to
+        // 0xFFFFFFFF must be refused before any derivation runs (it would take hours).
+        let (file, _) = DekFile::create("tss1", &pw("x"), 10_000).unwrap();
+        let mut bytes = file.to_bytes();
+        for huge in [u32::MAX, MAX_PBKDF2_ITERATIONS + 1] {
+            bytes[10..14].copy_from_slice(&huge.to_be_bytes());
+            let started = std::time::Instant::now();
+            let err = DekFile::parse("tss1", &bytes).unwrap_err();
+            assert!(started.elapsed() < std::time::Duration::from_secs(1));
+            assert!(
+                matches!(&err, StorageError::Corrupt(m) if m.contains("tss1.dek") && m.contains(&huge.to_string())),
+                "{err:?}"
+            );
+        }
+        // The cap is far above the default, so no honest file is refused...
+        bytes[10..14].copy_from_slice(&MAX_PBKDF2_ITERATIONS.to_be_bytes());
+        assert!(DekFile::parse("tss1", &bytes).is_ok());
+        // ...and a new file cannot be made above it either.
+        assert!(matches!(
+            DekFile::create("tss1", &pw("x"), MAX_PBKDF2_ITERATIONS + 1),
+            Err(StorageError::Corrupt(_))
+        ));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! held as given (zeroized when dropped), not encrypted.
 
 use async_trait::async_trait;
-use kms_core::audit::{AuditEvent, AuditRecord, GENESIS_HASH};
+use kms_core::audit::{AuditAnchor, AuditEvent, AuditRecord, AuditSigner, SignedHead, GENESIS_HASH};
 use kms_core::ports::{AuditLog, MetadataStore, ShardRecord, ShardStore};
 use kms_core::{KeyId, KeyMetadata, StorageError};
 use std::collections::BTreeMap;
@@ -164,10 +164,25 @@ impl MetadataStore for MemoryMetadataStore {
 }
 
 /// An [`AuditLog`] in memory. Appends are serialised by one lock, so the chain
-/// cannot fork.
-#[derive(Debug, Default)]
+/// cannot fork. Its head is signed like a persistent log's, by a key made at random
+/// for the log's lifetime, so code written against [`AuditLog::anchor`] runs
+/// unchanged on it.
+#[derive(Debug)]
 pub struct MemoryAuditLog {
     records: Mutex<Vec<AuditRecord>>,
+    head: Mutex<SignedHead>,
+    signer: AuditSigner,
+}
+
+impl Default for MemoryAuditLog {
+    fn default() -> Self {
+        let signer = AuditSigner::generate("memory", &mut rand_core::OsRng);
+        Self {
+            records: Mutex::new(Vec::new()),
+            head: Mutex::new(signer.genesis()),
+            signer,
+        }
+    }
 }
 
 impl MemoryAuditLog {
@@ -186,12 +201,19 @@ impl AuditLog for MemoryAuditLog {
             None => (1, GENESIS_HASH.to_string()),
         };
         let record = AuditRecord::seal(seq, event, &prev);
+        let head = self.signer.sign(record.seq, &record.hash);
         records.push(record.clone());
+        *lock(&self.head)? = head;
         Ok(record)
     }
 
     async fn records(&self) -> Result<Vec<AuditRecord>, StorageError> {
         Ok(lock(&self.records)?.clone())
+    }
+
+    async fn anchor(&self) -> Result<AuditAnchor, StorageError> {
+        let _records = lock(&self.records)?;
+        Ok(self.signer.anchor(lock(&self.head)?.clone()))
     }
 }
 
@@ -199,7 +221,7 @@ impl AuditLog for MemoryAuditLog {
 mod tests {
     use super::*;
     use crate::contract;
-    use kms_core::audit::{verify_chain, AuditChainError};
+    use kms_core::audit::{verify_links, AuditChainError};
 
     #[tokio::test]
     async fn shard_store_contract() {
@@ -228,12 +250,12 @@ mod tests {
     async fn audit_tampering_is_found() {
         let log = filled_log().await;
         lock(&log.records).unwrap()[2].event.operation = "nothing to see".into();
-        let err = verify_chain(&log.records().await.unwrap()).unwrap_err();
+        let err = verify_links(&log.records().await.unwrap()).unwrap_err();
         assert_eq!(err, AuditChainError::Altered { position: 2, seq: 3 });
 
         let log = filled_log().await;
         lock(&log.records).unwrap().remove(1);
-        let err = verify_chain(&log.records().await.unwrap()).unwrap_err();
+        let err = verify_links(&log.records().await.unwrap()).unwrap_err();
         assert!(
             matches!(err, AuditChainError::Missing { expected_seq: 2, .. }),
             "{err:?}"
@@ -241,7 +263,7 @@ mod tests {
 
         let log = filled_log().await;
         lock(&log.records).unwrap().swap(3, 4);
-        let err = verify_chain(&log.records().await.unwrap()).unwrap_err();
+        let err = verify_links(&log.records().await.unwrap()).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -260,7 +282,7 @@ mod tests {
             let forged = AuditRecord::seal(2, contract::audit_event(66), &r[0].hash);
             r.insert(1, forged);
         }
-        let err = verify_chain(&log.records().await.unwrap()).unwrap_err();
+        let err = verify_links(&log.records().await.unwrap()).unwrap_err();
         assert_eq!(err, AuditChainError::Inserted { position: 1, seq: 2 });
     }
 }

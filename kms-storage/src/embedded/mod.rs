@@ -116,3 +116,6 @@ pub(crate) fn begin_durable_write(db: &Database) -> Result<WriteTransaction, Sto
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hardening_tests;

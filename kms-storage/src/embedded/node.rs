@@ -4,7 +4,10 @@
 use super::{EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, EncryptedShardStore};
 use crate::crypto::SecretKey;
 use crate::files;
-use crate::keyring::{self, DekFile, DEFAULT_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS};
+use crate::keyring::{
+    self, DekFile, DEFAULT_PBKDF2_ITERATIONS, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS,
+};
+use kms_core::audit::AuditSigner;
 use kms_core::{NodeId, StorageError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,6 +57,19 @@ impl NodeStorageConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), StorageError> {
+        // Existing directories must be private before anything is read or made in
+        // them (a missing one is created 0700 later).
+        for dir in [&self.certs_dir, &self.data_dir] {
+            if dir.exists() {
+                files::check_private_dir(dir)?;
+            }
+        }
+        if self.pbkdf2_iterations > MAX_PBKDF2_ITERATIONS {
+            return Err(StorageError::Backend(format!(
+                "node {}: configured PBKDF2 iteration count {} is above the maximum {MAX_PBKDF2_ITERATIONS}",
+                self.node_id, self.pbkdf2_iterations
+            )));
+        }
         if self.pbkdf2_iterations < MIN_PBKDF2_ITERATIONS {
             return Err(StorageError::Backend(format!(
                 "node {}: configured PBKDF2 iteration count {} is below the minimum {MIN_PBKDF2_ITERATIONS}",
@@ -78,6 +94,7 @@ pub struct NodeStorage {
     config: NodeStorageConfig,
     db: EmbeddedDb,
     dek: Arc<SecretKey>,
+    audit_signer: Arc<AuditSigner>,
 }
 
 impl std::fmt::Debug for NodeStorage {
@@ -97,7 +114,7 @@ pub(crate) fn load_or_create_dek(
 ) -> Result<SecretKey, StorageError> {
     let node = config.node_id.as_str();
     let dek_path = config.dek_path();
-    if let Some(bytes) = files::read_if_exists(&dek_path)? {
+    if let Some(bytes) = files::read_private_if_exists(&dek_path)? {
         return DekFile::parse(node, &bytes)?.unwrap_dek(node, password);
     }
     // Data without its DEK cannot be read; a fresh DEK would hide that until a get.
@@ -113,13 +130,23 @@ pub(crate) fn load_or_create_dek(
     Ok(dek)
 }
 
+/// The key that signs the head of a node's audit log, derived from its DEK, so it is
+/// as durable as the `.dek` file and unlocked by the same password.
+fn audit_signer(node: &NodeId, dek: &SecretKey) -> AuditSigner {
+    let secret = dek.derive_subkey(b"kms-node-derived-secret/v1", b"audit-head/ed25519");
+    AuditSigner::from_secret(node.as_str(), secret.expose())
+}
+
 impl NodeStorage {
     /// Open a node's storage with its password, creating the DEK and the database on
     /// first use (directories 0700, files 0600).
     ///
     /// A wrong password is [`StorageError::WrongPassword`] and changes no file: the
     /// DEK is unwrapped before the database is opened. A `.dek` file whose iteration
-    /// count is below the minimum is refused. This blocks for the PBKDF2 derivation
+    /// count is outside [`MIN_PBKDF2_ITERATIONS`]..=[`MAX_PBKDF2_ITERATIONS`] is
+    /// refused, and so is a `.dek` file, a database or a directory of them whose mode
+    /// lets another account in ([`StorageError::InsecurePermissions`], naming the
+    /// path); either way no file is changed. This blocks for the PBKDF2 derivation
     /// (about a second at the default count): from async code use
     /// [`NodeStorage::open_async`].
     pub fn open(
@@ -130,10 +157,14 @@ impl NodeStorage {
         let dek = load_or_create_dek(&config, password)?;
         files::create_private_dir(&config.data_dir)?;
         let db = EmbeddedDb::open(&config.db_path())?;
+        let audit_signer = Arc::new(audit_signer(&config.node_id, &dek));
+        // The node's audit log is verified against its signed head at every start.
+        EmbeddedAuditLog::open(db.clone(), audit_signer.clone())?;
         Ok(NodeStorage {
             config,
             db,
             dek: Arc::new(dek),
+            audit_signer,
         })
     }
 
@@ -175,7 +206,13 @@ impl NodeStorage {
 
     /// The node's audit log.
     pub fn audit(&self) -> EmbeddedAuditLog {
-        EmbeddedAuditLog::new(self.db.clone())
+        EmbeddedAuditLog::verified(self.db.clone(), self.audit_signer.clone())
+    }
+
+    /// The public key (hex) that verifies the head of this node's audit log: publish
+    /// it with the node's directory entry so a verifier pins it.
+    pub fn audit_public_key(&self) -> String {
+        self.audit_signer.public_key()
     }
 
     pub(crate) fn db(&self) -> &EmbeddedDb {

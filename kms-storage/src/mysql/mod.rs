@@ -27,14 +27,20 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "key_operation_log",
         include_str!("../../migrations/0002_key_operation_log.sql"),
     ),
+    (
+        4,
+        "audit_head_signature",
+        include_str!("../../migrations/0004_audit_head_signature.sql"),
+    ),
 ];
 
 pub(crate) fn sql_err(e: sqlx::Error) -> StorageError {
     StorageError::Backend(format!("mysql: {e}"))
 }
 
-/// How to reach the database.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How to reach the database. `Debug` shows the URL with its password (and any query
+/// string) replaced by `<redacted>`, so a logged configuration leaks no credential.
+#[derive(Clone, PartialEq, Eq)]
 pub struct MySqlConfig {
     /// `mysql://user:password@host:port/database`. Holds a credential: not logged by
     /// this crate.
@@ -53,6 +59,37 @@ impl MySqlConfig {
             table_prefix: String::new(),
             max_connections: 8,
         }
+    }
+}
+
+impl std::fmt::Debug for MySqlConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlConfig")
+            .field("url", &redacted_url(&self.url))
+            .field("table_prefix", &self.table_prefix)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// `scheme://user:<redacted>@host/db`: the user, host and database stay readable for
+/// whoever debugs a connection; the password and the query string (where a driver may
+/// take credentials too) do not. The userinfo ends at the last `@` before the query,
+/// since a password may itself hold `/` or `@`.
+fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<redacted: not a URL>".to_string();
+    };
+    let (main, query) = match rest.split_once('?') {
+        Some((m, _)) => (m, "?<redacted>"),
+        None => (rest, ""),
+    };
+    match main.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:<redacted>@{host}{query}"),
+            None => format!("{scheme}://{userinfo}@{host}{query}"),
+        },
+        None => format!("{scheme}://{main}{query}"),
     }
 }
 
@@ -159,9 +196,14 @@ impl MySqlStore {
         MySqlMetadataStore::new(self.clone())
     }
 
-    /// The audit log (`t_key_operation_log`).
-    pub fn audit(&self) -> MySqlAuditLog {
-        MySqlAuditLog::new(self.clone())
+    /// The audit log (`t_key_operation_log`), written by `signer`, verified before it
+    /// is returned: every link, the head row's signature, and the head row against the
+    /// last record (see [`MySqlAuditLog::open`]).
+    pub async fn audit(
+        &self,
+        signer: std::sync::Arc<kms_core::audit::AuditSigner>,
+    ) -> Result<MySqlAuditLog, StorageError> {
+        MySqlAuditLog::open(self.clone(), signer).await
     }
 
     /// The connection pool.
@@ -253,5 +295,30 @@ pub(crate) mod testdb {
         bad.table_prefix = "x`; DROP TABLE y; --".into();
         assert!(MySqlStore::connect(&bad).await.is_err());
         db.drop_tables().await;
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn review_storage_l6_mysql_config_debug_redacts() {
+        let mut cfg = MySqlConfig::new("mysql://kms_app:s3cr3t-p%40ss@db.internal:3306/kms");
+        cfg.table_prefix = "prod_".into();
+        let shown = format!("{cfg:?} {cfg:#?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(!shown.contains("p%40ss"), "{shown}");
+        // What an operator needs to debug a connection is still there.
+        assert!(
+            shown.contains("kms_app") && shown.contains("db.internal:3306/kms"),
+            "{shown}"
+        );
+        assert!(shown.contains("prod_") && shown.contains("redacted"), "{shown}");
+        // A URL without a password, or one that does not parse, shows no secret either.
+        let plain = format!("{:?}", MySqlConfig::new("mysql://root@127.0.0.1:3306/test"));
+        assert!(plain.contains("root@127.0.0.1:3306/test"), "{plain}");
+        let odd = format!("{:?}", MySqlConfig::new("not a url :hunter2@"));
+        assert!(!odd.contains("hunter2"), "{odd}");
     }
 }

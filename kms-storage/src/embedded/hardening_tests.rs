@@ -1,0 +1,102 @@
+//! Tests of the storage review's findings on files at rest (L1, M6), each named after
+//! its finding.
+
+use super::*;
+use crate::contract::{fingerprint, node_config, password};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn chmod(p: &Path, m: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+}
+
+#[test]
+fn review_storage_l1_stale_tmp_cannot_widen_dek_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(dir.path(), "tss1");
+    files::create_private_dir(&cfg.certs_dir).unwrap();
+    // A world-readable temporary file left where the old code wrote its fixed tmp name.
+    let stale = cfg.certs_dir.join("tss1.dek.tmp");
+    std::fs::write(&stale, b"").unwrap();
+    chmod(&stale, 0o644);
+    drop(NodeStorage::open(cfg.clone(), &password("pw")).unwrap());
+    assert_eq!(
+        mode(&cfg.dek_path()),
+        0o600,
+        "the new DEK file inherited a wider mode"
+    );
+
+    // A symlink planted at a temporary name is never followed: the target is untouched.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(dir.path(), "tss1");
+    files::create_private_dir(&cfg.certs_dir).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"untouched").unwrap();
+    std::os::unix::fs::symlink(&victim, cfg.certs_dir.join("tss1.dek.tmp")).unwrap();
+    drop(NodeStorage::open(cfg.clone(), &password("pw")).unwrap());
+    assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
+    assert!(!std::fs::symlink_metadata(cfg.dek_path())
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(mode(&cfg.dek_path()), 0o600);
+
+    // Two writers of one file never share a temporary file, and none is left behind.
+    let target = dir.path().join("certs").join("other.bin");
+    files::write_private_atomic(&target, b"one").unwrap();
+    files::write_private_atomic(&target, b"two").unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"two");
+    let leftovers: Vec<_> = std::fs::read_dir(&cfg.certs_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("other.bin") && n != "other.bin")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn review_storage_l1_wide_mode_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(dir.path(), "tss1");
+    drop(NodeStorage::open(cfg.clone(), &password("pw")).unwrap());
+    let cases: [(&Path, u32, u32); 4] = [
+        (&cfg.dek_path(), 0o644, 0o600),
+        (&cfg.db_path(), 0o640, 0o600),
+        (&cfg.certs_dir, 0o755, 0o700),
+        (&cfg.data_dir, 0o750, 0o700),
+    ];
+    for (path, wide, good) in cases {
+        chmod(path, wide);
+        let before = fingerprint(dir.path());
+        let err = NodeStorage::open(cfg.clone(), &password("pw")).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&path.display().to_string()) && msg.contains(&format!("{wide:o}")),
+            "{}: {msg}",
+            path.display()
+        );
+        assert_eq!(fingerprint(dir.path()), before, "a refused open changed a file");
+        assert_eq!(mode(path), wide, "the mode was silently changed");
+        chmod(path, good);
+    }
+    // Narrower than required is fine (a read-only DEK file, say).
+    chmod(&cfg.dek_path(), 0o400);
+    drop(NodeStorage::open(cfg.clone(), &password("pw")).unwrap());
+
+    // A new node in an existing, too-open directory is refused before anything is made.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(dir.path(), "tss2");
+    std::fs::create_dir_all(&cfg.certs_dir).unwrap();
+    chmod(&cfg.certs_dir, 0o777);
+    let err = NodeStorage::open(cfg.clone(), &password("pw")).unwrap_err();
+    assert!(
+        err.to_string().contains(&cfg.certs_dir.display().to_string()),
+        "{err}"
+    );
+    assert!(!cfg.dek_path().exists());
+}
