@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "key_operation_log",
         include_str!("../../migrations/0002_key_operation_log.sql"),
     ),
+    (
+        3,
+        "key_revision_lease_cluster",
+        include_str!("../../migrations/0003_key_revision_lease_cluster.sql"),
+    ),
 ];
 
 pub(crate) fn sql_err(e: sqlx::Error) -> StorageError {
@@ -222,6 +227,7 @@ pub(crate) mod testdb {
                 "t_key_operation_log",
                 "t_key_operation_log_head",
                 "t_kms_schema_migrations",
+                "t_kms_cluster",
             ] {
                 self.exec(&format!("DROP TABLE IF EXISTS `{{p}}{t}`")).await;
             }
