@@ -5,7 +5,7 @@ use crate::api::{GenerateKey, KmsApi};
 use async_trait::async_trait;
 use futures::future::join_all;
 use kms_core::audit::{AuditEvent, AuditEventType, AuditResult};
-use kms_core::coordinator::Coordinator;
+use kms_core::coordinator::{Coordinator, RecoveryOptions};
 use kms_core::identity::{NodeIdentity, PeerDirectory};
 use kms_core::node::TssNode;
 use kms_core::ports::{AuditLog, MetadataStore, NodeTransport, ShardStore};
@@ -45,9 +45,19 @@ pub struct InProcessClusterBuilder {
     gg18_aux: BTreeMap<String, AuxSecret>,
     metadata: Option<Arc<dyn MetadataStore>>,
     audit: Option<Arc<dyn AuditLog>>,
+    recovery: Option<RecoveryOptions>,
 }
 
 impl InProcessClusterBuilder {
+    /// How [`InProcessClusterBuilder::open`] recovers (default: rebuild lost metadata
+    /// from the nodes, finish interrupted work, delete only what the nodes marked
+    /// pending or the metadata says is destroyed or stale; never a shard nobody can
+    /// account for). [`RecoveryOptions::report_only`] changes nothing.
+    pub fn recovery(mut self, options: RecoveryOptions) -> Self {
+        self.recovery = Some(options);
+        self
+    }
+
     /// Number of nodes (default 4), named `tss1`, `tss2`, ...
     pub fn nodes(mut self, n: usize) -> Self {
         self.nodes = n;
@@ -127,6 +137,7 @@ impl InProcessClusterBuilder {
         let Some(p) = self.persistence.take() else {
             return Ok(self.build());
         };
+        let recovery = self.recovery.take();
         let names: Vec<NodeId> = (1..=self.nodes)
             .map(|i| NodeId::new(format!("tss{i}")))
             .collect::<Result<_, _>>()?;
@@ -181,7 +192,13 @@ impl InProcessClusterBuilder {
                 )
                 .await?;
         }
-        cluster.coordinator.recover().await?;
+        // The coordinator's database file is locked by this process, so no other
+        // coordinator can hold a lease: leases left by a crash are taken over.
+        let options = recovery.unwrap_or(RecoveryOptions {
+            break_leases: true,
+            ..RecoveryOptions::default()
+        });
+        cluster.coordinator.recover_with(options).await?;
         Ok(cluster)
     }
 
@@ -278,6 +295,7 @@ impl InProcessCluster {
             gg18_aux: BTreeMap::new(),
             metadata: None,
             audit: None,
+            recovery: None,
         }
     }
 

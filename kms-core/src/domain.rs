@@ -286,6 +286,9 @@ pub enum KeyStatus {
     Frozen,
     /// Retired; kept for reference, never signs again.
     Archived,
+    /// Being destroyed: set before the first shard is deleted, so a destroy that could
+    /// not reach every holder is visible (and never signs again); recovery finishes it.
+    Destroying,
     /// Shards removed from every holder.
     Destroyed,
 }
@@ -303,6 +306,7 @@ impl KeyStatus {
                 | (Active, Destroyed)
                 | (Frozen, Destroyed)
                 | (Archived, Destroyed)
+                | (Destroying, Destroyed)
         )
     }
 }
@@ -338,6 +342,86 @@ pub struct KeyMetadata {
     pub created_at: u64,
     /// Last change, Unix milliseconds.
     pub updated_at: u64,
+    /// The record's revision. A [`MetadataStore::update`](crate::ports::MetadataStore::update)
+    /// succeeds only if the stored revision still equals this one (compare-and-swap),
+    /// and stores it incremented; so two writers can never both act on one version.
+    #[serde(default)]
+    pub revision: u64,
+    /// The mutating operation (refresh, status change, destroy) that holds the key, if
+    /// any. Taken and released by compare-and-swap, so it works across processes.
+    #[serde(default)]
+    pub lease: Option<KeyLease>,
+}
+
+/// A time-bounded claim on a key by one mutating operation of one coordinator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyLease {
+    /// The coordinator instance that holds it (random per instance).
+    pub owner: String,
+    /// What it is doing (`refresh`, `set_status`, `destroy`).
+    pub operation: String,
+    /// When it lapses, Unix milliseconds: a crashed holder blocks the key no longer.
+    pub expires_at: u64,
+}
+
+/// The id of a cluster, recorded in its metadata store and on every node, so recovery
+/// can tell a lost or foreign metadata store from its own.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClusterId(String);
+
+impl ClusterId {
+    /// A fresh random cluster id (128 bits, hex).
+    pub fn random<R: rand_core::RngCore>(rng: &mut R) -> Self {
+        let mut b = [0u8; 16];
+        rng.fill_bytes(&mut b);
+        Self(hex::encode(b))
+    }
+
+    /// Parse a cluster id: 1 to 64 characters of `[A-Za-z0-9_-]`.
+    pub fn parse(s: &str) -> Result<Self, crate::KmsError> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(crate::KmsError::InvalidRequest(format!(
+                "invalid cluster id {s:?}"
+            )))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ClusterId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).map_err(|e| e.to_string())
+    }
+}
+
+impl From<ClusterId> for String {
+    fn from(c: ClusterId) -> String {
+        c.0
+    }
+}
+
+impl fmt::Display for ClusterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ClusterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClusterId({})", self.0)
+    }
 }
 
 /// A signature made by the service.

@@ -25,6 +25,10 @@ pub enum StorageError {
     /// bits); the message names the path, its mode and the fix.
     #[error("insecure permissions: {0}")]
     InsecurePermissions(String),
+    /// A compare-and-swap lost: the record changed since it was read (another writer,
+    /// possibly in another process), or a staged shard belongs to another session.
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 /// Errors of transports.
@@ -93,6 +97,43 @@ pub enum KmsError {
     /// Transport failed.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// Another mutating operation holds the key (its lease has not lapsed).
+    #[error("key {key} is busy: {operation} in progress")]
+    KeyBusy {
+        /// The key.
+        key: KeyId,
+        /// The operation holding it.
+        operation: String,
+    },
+    /// A destroy deleted some shards but could not reach every holder: the key stays
+    /// `DESTROYING` (never signs again) and recovery finishes it.
+    #[error("destroy of key {key} incomplete: holders {pending:?} not reached; the key is DESTROYING")]
+    DestroyIncomplete {
+        /// The key.
+        key: KeyId,
+        /// The holders whose shard may remain.
+        pending: Vec<NodeId>,
+    },
+    /// A signer holds no shard of the key's epoch (a refresh committed in between); the
+    /// coordinator retries at the current epoch.
+    #[error("node {node} holds no shard of epoch {want} (has {have:?})")]
+    EpochMismatch {
+        /// The node.
+        node: NodeId,
+        /// Its current shard version, if any.
+        have: Option<u64>,
+        /// The epoch asked for.
+        want: u64,
+    },
+    /// Recovery refused to act because the metadata store does not belong to the cluster
+    /// (lost, replaced, or another cluster's); nothing was changed.
+    #[error("recovery refused: {reason}")]
+    MetadataMismatch {
+        /// The node whose records disagree with the metadata store, if one does.
+        node: Option<NodeId>,
+        /// What disagrees, and what to do.
+        reason: String,
+    },
 }
 
 impl From<ProtocolError> for KmsError {

@@ -2,10 +2,13 @@
 //! depends on none of the adapters.
 
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::domain::{Algorithm, KeyId, KeyMetadata, NodeId};
+use crate::domain::{Algorithm, ClusterId, KeyId, KeyMetadata, NodeId};
 use crate::error::{StorageError, TransportError};
 use crate::rpc::{NodeRequest, NodeResponse};
 use async_trait::async_trait;
+/// Re-exported so adapters name the session that staged a shard without depending on
+/// kms-protocols.
+pub use kms_protocols::SessionId;
 use std::fmt;
 use zeroize::Zeroizing;
 
@@ -45,19 +48,37 @@ impl Clone for ShardRecord {
 ///
 /// Refresh is two-phase: a new version is first `stage`d, then `commit_staged` makes it
 /// current (replacing the old one) once every holder has staged its own; until then
-/// `get` returns the old version, so old and new shares are never mixed.
+/// `get` returns the old version, so old and new shares are never mixed. A staged
+/// version belongs to the refresh session that produced it: a commit or discard naming
+/// another session is refused with [`StorageError::Conflict`], so a late message of one
+/// run can never commit or drop another run's shard.
 #[async_trait]
 pub trait ShardStore: Send + Sync {
     /// Store the first version of a key's shard. Fails if one exists.
     async fn put(&self, key_id: &KeyId, shard: &ShardRecord) -> Result<(), StorageError>;
     /// The current shard of a key.
     async fn get(&self, key_id: &KeyId) -> Result<Option<ShardRecord>, StorageError>;
-    /// Stage a new version (refresh). Replaces an earlier staged version.
-    async fn stage(&self, key_id: &KeyId, shard: &ShardRecord) -> Result<(), StorageError>;
-    /// Make the staged version `version` current. Fails if none is staged with that version.
-    async fn commit_staged(&self, key_id: &KeyId, version: u64) -> Result<(), StorageError>;
-    /// Drop a staged version, if any.
-    async fn discard_staged(&self, key_id: &KeyId) -> Result<(), StorageError>;
+    /// Stage a new version made by refresh session `session`. Replaces an earlier
+    /// staged version (of an abandoned run: the key's lease admits one refresh at a time).
+    async fn stage(
+        &self,
+        key_id: &KeyId,
+        session: &SessionId,
+        shard: &ShardRecord,
+    ) -> Result<(), StorageError>;
+    /// Make the version `version` staged by `session` current. `NotFound` if none is
+    /// staged with that version, `Conflict` if another session staged it.
+    async fn commit_staged(
+        &self,
+        key_id: &KeyId,
+        session: &SessionId,
+        version: u64,
+    ) -> Result<(), StorageError>;
+    /// Drop the version staged by `session`, if any; `Conflict` if another session's
+    /// version is staged (it is left in place).
+    async fn discard_staged(&self, key_id: &KeyId, session: &SessionId) -> Result<(), StorageError>;
+    /// The staged version of a key and the session that staged it, if any.
+    async fn staged(&self, key_id: &KeyId) -> Result<Option<(SessionId, ShardRecord)>, StorageError>;
     /// Remove a key's shard (current and staged). Returns whether anything was removed.
     async fn delete(&self, key_id: &KeyId) -> Result<bool, StorageError>;
     /// Keys with a current shard on this node.
@@ -83,12 +104,21 @@ pub trait MetadataStore: Send + Sync {
     async fn insert(&self, meta: &KeyMetadata) -> Result<(), StorageError>;
     /// A key's metadata.
     async fn get(&self, key_id: &KeyId) -> Result<Option<KeyMetadata>, StorageError>;
-    /// Replace a key's metadata. Fails if the key does not exist.
+    /// Replace a key's metadata by compare-and-swap on its revision: succeeds only if the
+    /// stored record's `revision` equals `meta.revision`, and then stores `meta` with
+    /// `revision + 1` (the caller's copy is one behind afterwards). `NotFound` if the key
+    /// does not exist, `Conflict` if another writer changed it since it was read. This is
+    /// what makes two coordinators (two gateways) safe on one store.
     async fn update(&self, meta: &KeyMetadata) -> Result<(), StorageError>;
     /// Remove a key's metadata (used only to clean up a generation that never completed).
     async fn delete(&self, key_id: &KeyId) -> Result<bool, StorageError>;
     /// All keys.
     async fn list(&self) -> Result<Vec<KeyMetadata>, StorageError>;
+    /// The cluster this store belongs to, if recorded.
+    async fn cluster_id(&self) -> Result<Option<ClusterId>, StorageError>;
+    /// Record `id` as the store's cluster unless one is recorded already (first writer
+    /// wins, atomically); returns the recorded id.
+    async fn init_cluster_id(&self, id: &ClusterId) -> Result<ClusterId, StorageError>;
 }
 
 /// The append-only audit log. Implementations chain each record to the previous one

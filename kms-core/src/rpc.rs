@@ -1,7 +1,7 @@
 //! The coordinator-to-node protocol. Every type is serde so any transport (in-memory
 //! bus, gRPC, HTTP) can carry it.
 
-use crate::domain::{Algorithm, KeyId, NodeId};
+use crate::domain::{Algorithm, ClusterId, KeyId, NodeId, ShardHolder, ShardProperties};
 use crate::seal::SealedMessage;
 use kms_protocols::{PartyIndex, SessionId, Threshold};
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,10 @@ pub enum NodeRequest {
         message: Vec<u8>,
         /// Every party of the session and its node.
         parties: Vec<(PartyIndex, NodeId)>,
+        /// The key's epoch in the metadata: every signer signs with its shard of exactly
+        /// this version, so a signing never mixes shares across a refresh.
+        #[serde(default)]
+        epoch: u64,
     },
     /// Start a refresh of this node's shard of `key_id`.
     StartRefresh {
@@ -81,6 +85,8 @@ pub enum NodeRequest {
         key_id: KeyId,
         /// The new version.
         version: u64,
+        /// The refresh session that staged it; a shard staged by another is not touched.
+        session: SessionId,
     },
     /// Drop a session (and a staged refresh result of it, if any).
     Abort {
@@ -99,6 +105,67 @@ pub enum NodeRequest {
         /// The key.
         key_id: KeyId,
     },
+    /// Every key this node holds a shard or a record of, with what it knows about each
+    /// (for recovery and for rebuilding lost metadata).
+    HeldKeys,
+    /// Every holder stored its shard of a new key: clear this node's pending mark.
+    ConfirmKey {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// Remove this node's shard of a key only if the node itself marked it pending (a
+    /// generation that never completed). The node refuses for any other shard.
+    DiscardPending {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// Remove this node's shard of a key only if it is older than `epoch` (left behind
+    /// by a refresh, e.g. brought back by restoring an old backup) and no shard of
+    /// `epoch` is staged. The node refuses for a current shard.
+    DropStale {
+        /// The key.
+        key_id: KeyId,
+        /// The key's epoch in the metadata.
+        epoch: u64,
+    },
+    /// Record that this node belongs to `cluster`; refused if it belongs to another.
+    JoinCluster {
+        /// The cluster.
+        cluster: ClusterId,
+    },
+}
+
+/// What a holder records about a key next to its shard: public facts only, kept in the
+/// node's vault (encrypted and authenticated under its DEK), so the cluster's key
+/// metadata can be rebuilt from the holders if the coordinator's store is lost.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldKey {
+    /// The key.
+    pub key_id: KeyId,
+    /// Its algorithm.
+    pub algorithm: Algorithm,
+    /// The public key, hex, in the curve's standard encoding.
+    pub public_key: String,
+    /// Its split.
+    pub shards: ShardProperties,
+    /// Which node holds which shard.
+    pub holders: Vec<ShardHolder>,
+    /// Written `true` when the DKG stores the shard; cleared by `ConfirmKey` once every
+    /// holder stored its own. Only a pending shard may be removed by recovery.
+    pub pending: bool,
+}
+
+/// One entry of the answer to `HeldKeys`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldKeyReport {
+    /// The key.
+    pub key_id: KeyId,
+    /// Version of the current shard, if the node has one.
+    pub version: Option<u64>,
+    /// Version and session of a staged shard, if any.
+    pub staged: Option<(u64, SessionId)>,
+    /// The node's record of the key, if it has one (older data may have none).
+    pub info: Option<HeldKey>,
 }
 
 /// How a session ended on a node.
@@ -157,6 +224,22 @@ pub enum NodeResponse {
     Shards {
         /// Keys with a shard on the node.
         keys: Vec<KeyId>,
+    },
+    /// Answer to `HeldKeys`.
+    HeldKeys {
+        /// The cluster the node belongs to, if it joined one.
+        cluster: Option<ClusterId>,
+        /// What the node holds.
+        keys: Vec<HeldKeyReport>,
+    },
+    /// Answer to `StartSign` when the node has no shard of the requested epoch (a
+    /// refresh moved on, or the node lags): no party misbehaved; retry at the key's
+    /// current epoch.
+    WrongEpoch {
+        /// The version the node holds, if any.
+        have: Option<u64>,
+        /// The epoch asked for.
+        want: u64,
     },
     /// The request failed. `culprit` is the party index to blame if a peer misbehaved.
     Error {

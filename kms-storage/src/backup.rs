@@ -215,10 +215,11 @@ impl Snapshot {
     /// Decrypt every shard record (then drop the plaintext): a backup restores only if
     /// each of them authenticates under this node's DEK.
     fn check_shards(&self, node_id: &str, dek: &SecretKey) -> Result<(), StorageError> {
-        for def in [crate::embedded::SHARDS_CURRENT, crate::embedded::SHARDS_STAGED] {
-            for (key, value) in self.table(redb::TableHandle::name(&def)) {
-                drop(shards::decode(node_id, key, value, dek)?);
-            }
+        for (key, value) in self.table(redb::TableHandle::name(&crate::embedded::SHARDS_CURRENT)) {
+            drop(shards::decode(node_id, key, value, dek)?);
+        }
+        for (key, value) in self.table(redb::TableHandle::name(&crate::embedded::SHARDS_STAGED)) {
+            drop(shards::decode_staged(node_id, key, value, dek)?);
         }
         Ok(())
     }
@@ -464,7 +465,9 @@ mod tests {
         let s = node.shards();
         s.put(&key("k1"), &shard(1, 0x11)).await.unwrap();
         s.put(&key("k2"), &shard(1, 0x22)).await.unwrap();
-        s.stage(&key("k2"), &shard(2, 0x23)).await.unwrap();
+        s.stage(&key("k2"), &kms_core::ports::SessionId([7; 32]), &shard(2, 0x23))
+            .await
+            .unwrap();
         node.metadata()
             .insert(&contract::metadata("bk", 1))
             .await
@@ -520,7 +523,9 @@ mod tests {
             *s.get(&key("k1")).await.unwrap().unwrap().data,
             *shard(1, 0x11).data
         );
-        s.commit_staged(&key("k2"), 2).await.unwrap();
+        s.commit_staged(&key("k2"), &kms_core::ports::SessionId([7; 32]), 2)
+            .await
+            .unwrap();
         assert_eq!(
             *s.get(&key("k2")).await.unwrap().unwrap().data,
             *shard(2, 0x23).data

@@ -2,9 +2,10 @@
 //! against each backend by its own tests.
 
 use kms_core::audit::{verify_chain, AuditEvent, AuditEventType, AuditResult};
-use kms_core::ports::{AuditLog, MetadataStore, ShardRecord, ShardStore};
+use kms_core::ports::{AuditLog, MetadataStore, SessionId, ShardRecord, ShardStore};
 use kms_core::{
-    Algorithm, KeyId, KeyMetadata, KeySpec, KeyStatus, NodeId, ShardHolder, ShardProperties, StorageError,
+    Algorithm, ClusterId, KeyId, KeyLease, KeyMetadata, KeySpec, KeyStatus, NodeId, ShardHolder,
+    ShardProperties, StorageError,
 };
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -34,6 +35,8 @@ pub async fn shard_store(s: &dyn ShardStore) {
     let k1 = key("contract-k1");
     let k2 = key("contract-k2");
     let missing = key("contract-missing");
+    const S1: SessionId = SessionId([1; 32]);
+    const S2: SessionId = SessionId([2; 32]);
 
     assert!(current(s, &k1).await.is_none());
     assert!(s.list().await.unwrap().is_empty());
@@ -50,17 +53,17 @@ pub async fn shard_store(s: &dyn ShardStore) {
     assert_eq!(s.list().await.unwrap(), vec![k1.clone(), k2.clone()]);
 
     // Staging leaves the current version in place until commit.
-    s.stage(&k1, &shard(2, 0xA2)).await.unwrap();
+    s.stage(&k1, &S1, &shard(2, 0xA2)).await.unwrap();
     assert!(same(&current(s, &k1).await.unwrap(), &shard(1, 0xA1)));
     assert!(matches!(
-        s.commit_staged(&k1, 3).await,
+        s.commit_staged(&k1, &S1, 3).await,
         Err(StorageError::NotFound(_))
     ));
     assert!(same(&current(s, &k1).await.unwrap(), &shard(1, 0xA1)));
-    s.commit_staged(&k1, 2).await.unwrap();
+    s.commit_staged(&k1, &S1, 2).await.unwrap();
     assert!(same(&current(s, &k1).await.unwrap(), &shard(2, 0xA2)));
     assert!(matches!(
-        s.commit_staged(&k1, 2).await,
+        s.commit_staged(&k1, &S1, 2).await,
         Err(StorageError::NotFound(_))
     ));
     // Other keys are untouched.
@@ -68,47 +71,76 @@ pub async fn shard_store(s: &dyn ShardStore) {
 
     // A staged version must be newer than the current one.
     assert!(matches!(
-        s.stage(&k1, &shard(2, 0xEE)).await,
+        s.stage(&k1, &S1, &shard(2, 0xEE)).await,
         Err(StorageError::AlreadyExists(_))
     ));
     assert!(matches!(
-        s.stage(&missing, &shard(2, 0xEE)).await,
+        s.stage(&missing, &S1, &shard(2, 0xEE)).await,
         Err(StorageError::NotFound(_))
     ));
 
     // Discard drops the staged version.
-    s.stage(&k1, &shard(3, 0xA3)).await.unwrap();
-    s.discard_staged(&k1).await.unwrap();
-    s.discard_staged(&k1).await.unwrap();
+    s.stage(&k1, &S1, &shard(3, 0xA3)).await.unwrap();
+    s.discard_staged(&k1, &S1).await.unwrap();
+    s.discard_staged(&k1, &S1).await.unwrap();
     assert!(matches!(
-        s.commit_staged(&k1, 3).await,
+        s.commit_staged(&k1, &S1, 3).await,
         Err(StorageError::NotFound(_))
     ));
     assert!(same(&current(s, &k1).await.unwrap(), &shard(2, 0xA2)));
 
     // A later stage replaces an earlier one.
-    s.stage(&k1, &shard(5, 0xA5)).await.unwrap();
-    s.stage(&k1, &shard(6, 0xA6)).await.unwrap();
+    s.stage(&k1, &S1, &shard(5, 0xA5)).await.unwrap();
+    s.stage(&k1, &S1, &shard(6, 0xA6)).await.unwrap();
     assert!(matches!(
-        s.commit_staged(&k1, 5).await,
+        s.commit_staged(&k1, &S1, 5).await,
         Err(StorageError::NotFound(_))
     ));
-    s.commit_staged(&k1, 6).await.unwrap();
+    s.commit_staged(&k1, &S1, 6).await.unwrap();
     assert!(same(&current(s, &k1).await.unwrap(), &shard(6, 0xA6)));
 
     // Delete removes current and staged.
-    s.stage(&k1, &shard(7, 0xA7)).await.unwrap();
+    s.stage(&k1, &S1, &shard(7, 0xA7)).await.unwrap();
     assert!(s.delete(&k1).await.unwrap());
     assert!(current(s, &k1).await.is_none());
     assert!(!s.delete(&k1).await.unwrap());
     assert_eq!(s.list().await.unwrap(), vec![k2.clone()]);
     s.put(&k1, &shard(1, 0xC1)).await.unwrap();
     assert!(matches!(
-        s.commit_staged(&k1, 7).await,
+        s.commit_staged(&k1, &S1, 7).await,
         Err(StorageError::NotFound(_))
     ));
     assert!(same(&current(s, &k1).await.unwrap(), &shard(1, 0xC1)));
     assert!(s.delete(&k1).await.unwrap());
+
+    // A staged version belongs to its session: another session can neither commit nor
+    // discard it, and the staged record reports who staged it.
+    assert!(s.staged(&k2).await.unwrap().is_none());
+    s.stage(&k2, &S1, &shard(2, 0xB2)).await.unwrap();
+    let (by, staged) = s.staged(&k2).await.unwrap().expect("staged");
+    assert_eq!(by, S1);
+    assert!(same(&staged, &shard(2, 0xB2)));
+    assert!(matches!(
+        s.commit_staged(&k2, &S2, 2).await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.discard_staged(&k2, &S2).await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(same(&current(s, &k2).await.unwrap(), &shard(1, 0xB1)));
+    assert!(s.staged(&k2).await.unwrap().is_some(), "kept for its own session");
+    // A later run (the lease admits one at a time) replaces an abandoned staged version.
+    s.stage(&k2, &S2, &shard(2, 0xC2)).await.unwrap();
+    assert!(matches!(
+        s.commit_staged(&k2, &S1, 2).await,
+        Err(StorageError::Conflict(_))
+    ));
+    s.commit_staged(&k2, &S2, 2).await.unwrap();
+    assert!(same(&current(s, &k2).await.unwrap(), &shard(2, 0xC2)));
+    assert!(s.staged(&k2).await.unwrap().is_none());
+    s.discard_staged(&k2, &S1).await.unwrap();
+
     assert!(s.delete(&k2).await.unwrap());
     assert!(s.list().await.unwrap().is_empty());
 }
@@ -139,6 +171,8 @@ pub fn metadata(tag: &str, n: u64) -> KeyMetadata {
         epoch: 0,
         created_at: 1_700_000_000_000 + n,
         updated_at: 1_700_000_000_000 + n,
+        revision: 0,
+        lease: None,
     }
 }
 
@@ -162,7 +196,35 @@ pub async fn metadata_store(s: &dyn MetadataStore, tag: &str) {
     a2.epoch = 3;
     a2.updated_at += 99;
     a2.holders.pop();
+    a2.lease = Some(KeyLease {
+        owner: "coordinator-a".into(),
+        operation: "refresh".into(),
+        expires_at: 1_700_000_600_000,
+    });
     s.update(&a2).await.unwrap();
+    // The store bumps the revision on every update.
+    a2.revision += 1;
+    assert_eq!(s.get(&a.key_id).await.unwrap(), Some(a2.clone()));
+
+    // Compare-and-swap: an update based on the old revision (another writer read the
+    // record before a2 was written) is refused and changes nothing.
+    let mut late = a.clone();
+    late.status = KeyStatus::Frozen;
+    assert!(matches!(s.update(&late).await, Err(StorageError::Conflict(_))));
+    assert_eq!(s.get(&a.key_id).await.unwrap(), Some(a2.clone()));
+    // Of two writers from one revision, exactly one wins.
+    let (mut x, mut y) = (a2.clone(), a2.clone());
+    x.epoch = 4;
+    y.epoch = 5;
+    let (rx, ry) = tokio::join!(s.update(&x), s.update(&y));
+    assert!(rx.is_ok() != ry.is_ok(), "{rx:?} {ry:?}");
+    let winner = if rx.is_ok() { x } else { y };
+    let stored = s.get(&a.key_id).await.unwrap().unwrap();
+    assert_eq!((stored.epoch, stored.revision), (winner.epoch, a2.revision + 1));
+    a2 = stored;
+    a2.lease = None;
+    s.update(&a2).await.unwrap();
+    a2.revision += 1;
     assert_eq!(s.get(&a.key_id).await.unwrap(), Some(a2.clone()));
     let ghost = metadata(tag, 3);
     assert!(matches!(s.update(&ghost).await, Err(StorageError::NotFound(_))));
@@ -182,6 +244,16 @@ pub async fn metadata_store(s: &dyn MetadataStore, tag: &str) {
     assert!(!s.delete(&a.key_id).await.unwrap());
     assert_eq!(s.get(&a.key_id).await.unwrap(), None);
     assert!(s.delete(&b.key_id).await.unwrap());
+}
+
+/// The cluster id: absent on a fresh store, then the first recorded one sticks.
+pub async fn metadata_cluster_id(s: &dyn MetadataStore) {
+    assert_eq!(s.cluster_id().await.unwrap(), None);
+    let first = ClusterId::parse("cluster-one").unwrap();
+    let second = ClusterId::parse("cluster-two").unwrap();
+    assert_eq!(s.init_cluster_id(&first).await.unwrap(), first);
+    assert_eq!(s.init_cluster_id(&second).await.unwrap(), first);
+    assert_eq!(s.cluster_id().await.unwrap(), Some(first));
 }
 
 pub fn audit_event(i: u64) -> AuditEvent {

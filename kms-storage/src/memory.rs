@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 use kms_core::audit::{AuditAnchor, AuditEvent, AuditRecord, AuditSigner, SignedHead, GENESIS_HASH};
+use kms_core::ports::SessionId;
 use kms_core::ports::{AuditLog, MetadataStore, ShardRecord, ShardStore};
-use kms_core::{KeyId, KeyMetadata, StorageError};
+use kms_core::{ClusterId, KeyId, KeyMetadata, StorageError};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use zeroize::Zeroizing;
@@ -26,10 +27,24 @@ pub(crate) fn not_staged(key_id: &KeyId, version: u64) -> StorageError {
     StorageError::NotFound(format!("staged version {version} of key {key_id}"))
 }
 
+/// The error for a commit or discard naming another session than the one that staged.
+pub(crate) fn other_session(key_id: &KeyId, version: u64) -> StorageError {
+    StorageError::Conflict(format!(
+        "staged version {version} of key {key_id} belongs to another refresh session"
+    ))
+}
+
+/// The error for an update based on a stale revision (compare-and-swap lost).
+pub(crate) fn stale_revision(key_id: &KeyId, expected: u64, found: u64) -> StorageError {
+    StorageError::Conflict(format!(
+        "metadata of key {key_id} changed: revision {found}, update was based on {expected}"
+    ))
+}
+
 #[derive(Default)]
 struct Slot {
     current: Option<ShardRecord>,
-    staged: Option<ShardRecord>,
+    staged: Option<(SessionId, ShardRecord)>,
 }
 
 /// A [`ShardStore`] in memory.
@@ -68,7 +83,12 @@ impl ShardStore for MemoryShardStore {
         Ok(slots.get(key_id).and_then(|s| s.current.clone()))
     }
 
-    async fn stage(&self, key_id: &KeyId, shard: &ShardRecord) -> Result<(), StorageError> {
+    async fn stage(
+        &self,
+        key_id: &KeyId,
+        session: &SessionId,
+        shard: &ShardRecord,
+    ) -> Result<(), StorageError> {
         let mut slots = lock(&self.slots)?;
         let slot = slots
             .get_mut(key_id)
@@ -78,26 +98,42 @@ impl ShardStore for MemoryShardStore {
         if shard.version <= current {
             return Err(stale_version(key_id, shard.version, current));
         }
-        slot.staged = Some(shard.clone());
+        slot.staged = Some((*session, shard.clone()));
         Ok(())
     }
 
-    async fn commit_staged(&self, key_id: &KeyId, version: u64) -> Result<(), StorageError> {
+    async fn commit_staged(
+        &self,
+        key_id: &KeyId,
+        session: &SessionId,
+        version: u64,
+    ) -> Result<(), StorageError> {
         let mut slots = lock(&self.slots)?;
         let slot = slots
             .get_mut(key_id)
-            .filter(|s| s.staged.as_ref().is_some_and(|st| st.version == version))
+            .filter(|s| s.staged.as_ref().is_some_and(|(_, st)| st.version == version))
             .ok_or_else(|| not_staged(key_id, version))?;
-        slot.current = slot.staged.take();
+        if slot.staged.as_ref().is_some_and(|(s, _)| s != session) {
+            return Err(other_session(key_id, version));
+        }
+        slot.current = slot.staged.take().map(|(_, st)| st);
         Ok(())
     }
 
-    async fn discard_staged(&self, key_id: &KeyId) -> Result<(), StorageError> {
+    async fn discard_staged(&self, key_id: &KeyId, session: &SessionId) -> Result<(), StorageError> {
         let mut slots = lock(&self.slots)?;
         if let Some(slot) = slots.get_mut(key_id) {
-            slot.staged = None;
+            match &slot.staged {
+                Some((s, st)) if s != session => return Err(other_session(key_id, st.version)),
+                _ => slot.staged = None,
+            }
         }
         Ok(())
+    }
+
+    async fn staged(&self, key_id: &KeyId) -> Result<Option<(SessionId, ShardRecord)>, StorageError> {
+        let slots = lock(&self.slots)?;
+        Ok(slots.get(key_id).and_then(|s| s.staged.clone()))
     }
 
     async fn delete(&self, key_id: &KeyId) -> Result<bool, StorageError> {
@@ -121,6 +157,7 @@ impl ShardStore for MemoryShardStore {
 #[derive(Debug, Default)]
 pub struct MemoryMetadataStore {
     keys: Mutex<BTreeMap<KeyId, KeyMetadata>>,
+    cluster: Mutex<Option<ClusterId>>,
 }
 
 impl MemoryMetadataStore {
@@ -150,7 +187,11 @@ impl MetadataStore for MemoryMetadataStore {
         let slot = keys
             .get_mut(&meta.key_id)
             .ok_or_else(|| StorageError::NotFound(format!("key {}", meta.key_id)))?;
+        if slot.revision != meta.revision {
+            return Err(stale_revision(&meta.key_id, meta.revision, slot.revision));
+        }
         *slot = meta.clone();
+        slot.revision = meta.revision + 1;
         Ok(())
     }
 
@@ -160,6 +201,14 @@ impl MetadataStore for MemoryMetadataStore {
 
     async fn list(&self) -> Result<Vec<KeyMetadata>, StorageError> {
         Ok(lock(&self.keys)?.values().cloned().collect())
+    }
+
+    async fn cluster_id(&self) -> Result<Option<ClusterId>, StorageError> {
+        Ok(lock(&self.cluster)?.clone())
+    }
+
+    async fn init_cluster_id(&self, id: &ClusterId) -> Result<ClusterId, StorageError> {
+        Ok(lock(&self.cluster)?.get_or_insert_with(|| id.clone()).clone())
     }
 }
 
@@ -231,6 +280,7 @@ mod tests {
     #[tokio::test]
     async fn metadata_store_contract() {
         contract::metadata_store(&MemoryMetadataStore::new(), "mem").await;
+        contract::metadata_cluster_id(&MemoryMetadataStore::new()).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

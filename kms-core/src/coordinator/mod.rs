@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 mod gg18;
+mod lease;
 mod recovery;
 mod relay;
 
-pub use recovery::RecoveryReport;
+pub use recovery::{RecoveryOptions, RecoveryReport};
 
 /// Coordinator settings.
 #[derive(Clone, Debug)]
@@ -34,6 +35,9 @@ pub struct CoordinatorConfig {
     pub call_timeout: Duration,
     /// How long a liveness check may take.
     pub ping_timeout: Duration,
+    /// How long a mutating operation's lease on a key lasts: longer than any refresh or
+    /// destroy takes, short enough that a crashed coordinator blocks the key no longer.
+    pub lease_ttl: Duration,
 }
 
 impl Default for CoordinatorConfig {
@@ -42,6 +46,7 @@ impl Default for CoordinatorConfig {
             service_name: "kms-coordinator".into(),
             call_timeout: Duration::from_secs(60),
             ping_timeout: Duration::from_secs(2),
+            lease_ttl: Duration::from_secs(600),
         }
     }
 }
@@ -55,6 +60,8 @@ pub struct Coordinator {
     clock: Arc<dyn Clock>,
     rng: Mutex<ChaCha20Rng>,
     config: CoordinatorConfig,
+    /// Names this coordinator instance in the leases it takes.
+    instance: String,
 }
 
 /// Who took part in a session: party index to node.
@@ -76,6 +83,7 @@ impl Coordinator {
             clock: Arc::new(SystemClock),
             rng: Mutex::new(ChaCha20Rng::from_rng(OsRng).expect("OS entropy")),
             config: CoordinatorConfig::default(),
+            instance: lease::instance_name(),
         }
     }
 
@@ -245,6 +253,8 @@ impl Coordinator {
             epoch: 0,
             created_at: now,
             updated_at: now,
+            revision: 0,
+            lease: None,
         };
         // Written first, as GENERATING, so a crash part-way leaves a record that recovery
         // can clean up rather than orphan shards nobody knows about.
@@ -279,10 +289,16 @@ impl Coordinator {
                 return Err(e);
             }
         };
+        // Every holder stored its shard marked pending; clear the marks before the key
+        // turns ACTIVE, so a shard recovery may remove never belongs to a key anyone saw.
+        if let Err(e) = self.confirm_holders(&key_id, &parties).await {
+            self.discard_key(&key_id, &parties).await;
+            return Err(e);
+        }
         meta.public_key = hex::encode(&public_key);
         meta.status = KeyStatus::Active;
         meta.updated_at = self.clock.now_ms();
-        self.metadata.update(&meta).await?;
+        self.swap(&mut meta).await?;
         info!(key = %key_id, algorithm = spec.algo_type.as_str(), "key generated");
         Ok(meta)
     }
@@ -323,6 +339,26 @@ impl Coordinator {
     }
 
     async fn sign_inner(&self, key_id: &KeyId, message: &[u8]) -> Result<SignatureOutput, KmsError> {
+        // A refresh may commit between reading the key's epoch and a signer starting:
+        // the signer answers WrongEpoch (nobody is blamed) and the run starts again at
+        // the epoch the metadata now holds.
+        let mut attempts = 0;
+        loop {
+            match self.sign_at_current_epoch(key_id, message).await {
+                Err(KmsError::EpochMismatch { node, have, want }) if attempts < 3 => {
+                    attempts += 1;
+                    info!(key = %key_id, node = %node, ?have, want, "epoch moved during signing; retrying");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn sign_at_current_epoch(
+        &self,
+        key_id: &KeyId,
+        message: &[u8],
+    ) -> Result<SignatureOutput, KmsError> {
         let meta = self.get_key(key_id).await?;
         if meta.status != KeyStatus::Active {
             return Err(KmsError::KeyNotUsable {
@@ -394,6 +430,7 @@ impl Coordinator {
                     signers: signers.clone(),
                     message: message.to_vec(),
                     parties: session_parties(parties),
+                    epoch: meta.epoch,
                 };
                 (node.clone(), req)
             })
@@ -483,7 +520,21 @@ impl Coordinator {
     }
 
     async fn set_status_inner(&self, key_id: &KeyId, status: KeyStatus) -> Result<KeyMetadata, KmsError> {
-        let mut meta = self.get_key(key_id).await?;
+        let operation = if status == KeyStatus::Destroyed {
+            "destroy"
+        } else {
+            "set_status"
+        };
+        let mut meta = self.take_lease(key_id, operation).await?;
+        let result = self.set_status_leased(&mut meta, status).await;
+        self.release_lease(&mut meta, result).await?;
+        Ok(meta)
+    }
+
+    /// Change the status of a key whose lease this coordinator holds. A destroy first
+    /// marks the key DESTROYING (durably, before any shard is deleted), then deletes on
+    /// every holder it reaches; it becomes DESTROYED only when every holder confirmed.
+    async fn set_status_leased(&self, meta: &mut KeyMetadata, status: KeyStatus) -> Result<(), KmsError> {
         if !meta.status.can_become(status) {
             return Err(KmsError::InvalidRequest(format!(
                 "cannot change status {:?} -> {status:?}",
@@ -491,25 +542,22 @@ impl Coordinator {
             )));
         }
         if status == KeyStatus::Destroyed {
-            for h in &meta.holders {
-                match self
-                    .call(
-                        &h.node,
-                        NodeRequest::DeleteShard {
-                            key_id: key_id.clone(),
-                        },
-                    )
-                    .await?
-                {
-                    NodeResponse::Ack => {}
-                    other => return Err(unexpected(&h.node, &other)),
-                }
+            if meta.status != KeyStatus::Destroying {
+                meta.status = KeyStatus::Destroying;
+                meta.updated_at = self.clock.now_ms();
+                self.swap(meta).await?;
+            }
+            let pending = self.delete_on_holders(meta).await;
+            if !pending.is_empty() {
+                return Err(KmsError::DestroyIncomplete {
+                    key: meta.key_id.clone(),
+                    pending,
+                });
             }
         }
         meta.status = status;
         meta.updated_at = self.clock.now_ms();
-        self.metadata.update(&meta).await?;
-        Ok(meta)
+        Ok(())
     }
 
     /// Proactively refresh a key's shards on all its holders (all must be up). The new
@@ -529,10 +577,17 @@ impl Coordinator {
     }
 
     async fn refresh_inner(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
-        let mut meta = self.get_key(key_id).await?;
+        let mut meta = self.take_lease(key_id, "refresh").await?;
+        let result = self.refresh_leased(&mut meta).await;
+        self.release_lease(&mut meta, result).await?;
+        Ok(meta)
+    }
+
+    async fn refresh_leased(&self, meta: &mut KeyMetadata) -> Result<(), KmsError> {
+        let key_id = meta.key_id.clone();
         if meta.status != KeyStatus::Active {
             return Err(KmsError::KeyNotUsable {
-                key: key_id.clone(),
+                key: key_id,
                 status: meta.status,
                 operation: "refresh",
             });
@@ -576,22 +631,34 @@ impl Coordinator {
             }
         };
         // The metadata write is the commit point: once every holder has staged the new
-        // version, the key's epoch moves; holders are then told to make it current, and
-        // `recover` finishes the job for any holder a crash left behind.
+        // version, the key's epoch moves (by compare-and-swap: if this coordinator lost
+        // its lease, nothing moves and the staged shards are dropped); holders are then
+        // told to make it current, and `recover` finishes the job for any holder a crash
+        // left behind. Until a holder commits, it signs at the new epoch with its staged
+        // shard.
         meta.epoch = version;
         meta.updated_at = self.clock.now_ms();
-        self.metadata.update(&meta).await?;
+        if let Err(e) = self.swap(meta).await {
+            meta.epoch = version - 1;
+            self.abort(session, &parties).await;
+            return Err(e);
+        }
+        let mut first_error = None;
         for node in parties.values() {
             let req = NodeRequest::CommitRefresh {
                 key_id: key_id.clone(),
                 version,
+                session,
             };
-            match self.call(node, req).await? {
-                NodeResponse::Ack => {}
-                other => return Err(unexpected(node, &other)),
-            }
+            let e = match self.call(node, req).await {
+                Ok(NodeResponse::Ack) => continue,
+                Ok(other) => unexpected(node, &other),
+                Err(e) => e.into(),
+            };
+            warn!(key = %key_id, node = %node, error = %e, "holder did not commit; recovery will");
+            first_error.get_or_insert(e);
         }
-        Ok(meta)
+        first_error.map_or(Ok(()), Err)
     }
 }
 

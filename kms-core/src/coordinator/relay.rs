@@ -55,6 +55,9 @@ impl Coordinator {
                             error: format!("{node}: {message}"),
                         });
                     }
+                    NodeResponse::WrongEpoch { have, want } => {
+                        return Err(KmsError::EpochMismatch { node, have, want })
+                    }
                     other => return Err(unexpected(&node, &other)),
                 };
                 let sender = party_of[&node];

@@ -5,7 +5,7 @@ use crate::domain::{Algorithm, KeyId, NodeId};
 use crate::error::KmsError;
 use crate::identity::{NodeIdentity, PeerDirectory};
 use crate::ports::{NodeService, SecretVault, ShardRecord, ShardStore};
-use crate::rpc::{NodeRequest, NodeResponse, SessionOutcome};
+use crate::rpc::{HeldKey, NodeRequest, NodeResponse, SessionOutcome};
 use crate::schemes::{self, ErasedRun, RunOutput};
 use crate::seal::{self, SealedMessage, SessionParties};
 use async_trait::async_trait;
@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, warn};
 
 mod gg18;
+mod lifecycle;
 use gg18::peer_aux_name;
 
 /// A session not finished within this time was abandoned by its coordinator; its state
@@ -70,6 +71,7 @@ pub struct TssNode {
     peer_aux: Mutex<BTreeMap<NodeId, PeerAux>>,
     vault: Option<Arc<dyn SecretVault>>,
     gg18_pools: Arc<Mutex<HashMap<KeyId, Gg18Precomputed>>>,
+    lifecycle: lifecycle::Lifecycle,
 }
 
 impl TssNode {
@@ -102,6 +104,7 @@ impl TssNode {
             peer_aux: Mutex::new(BTreeMap::new()),
             vault: None,
             gg18_pools: Arc::new(Mutex::new(HashMap::new())),
+            lifecycle: lifecycle::Lifecycle::default(),
         }
     }
 
@@ -232,7 +235,7 @@ impl TssNode {
                 outcome: None,
             };
         };
-        match self.finish(&session, output).await {
+        match self.finish(session_id, &session, output).await {
             Ok(outcome) => NodeResponse::Progress {
                 outgoing,
                 outcome: Some(outcome),
@@ -243,7 +246,12 @@ impl TssNode {
 
     /// Persist what a run produced before reporting success: a key counts as generated
     /// on this node only once its shard is durable.
-    async fn finish(&self, session: &Session, output: RunOutput) -> Result<SessionOutcome, KmsError> {
+    async fn finish(
+        &self,
+        session_id: SessionId,
+        session: &Session,
+        output: RunOutput,
+    ) -> Result<SessionOutcome, KmsError> {
         match (session.kind, output) {
             (
                 SessionKind::Keygen,
@@ -259,7 +267,8 @@ impl TssNode {
                     data,
                 };
                 let key_id = session_key(session)?;
-                self.shards.put(key_id, &record).await?;
+                self.store_new_shard(session_id, key_id, &record, &public_key)
+                    .await?;
                 debug!(node = %self.id, key = %key_id, "shard stored");
                 if record.algorithm == Algorithm::Gg18 {
                     self.refill_gg18_pool(key_id.clone(), record.data.clone());
@@ -272,7 +281,9 @@ impl TssNode {
                     version,
                     data,
                 };
-                self.shards.stage(session_key(session)?, &record).await?;
+                self.shards
+                    .stage(session_key(session)?, &session_id, &record)
+                    .await?;
                 Ok(SessionOutcome::RefreshStaged { version })
             }
             (SessionKind::Sign, RunOutput::Signature(signature)) => Ok(SessionOutcome::Signed { signature }),
@@ -322,6 +333,26 @@ impl TssNode {
                 };
                 let (run, outgoing) =
                     schemes::start_dkg(algorithm, session, threshold, party, gg18, &mut self.fork_rng())?;
+                self.draft_key(
+                    session,
+                    HeldKey {
+                        key_id: key_id.clone(),
+                        algorithm,
+                        public_key: String::new(),
+                        shards: crate::domain::ShardProperties {
+                            shard_count: threshold.parties,
+                            threshold: threshold.threshold,
+                        },
+                        holders: parties
+                            .iter()
+                            .map(|(p, n)| crate::domain::ShardHolder {
+                                node: n.clone(),
+                                party: p.get(),
+                            })
+                            .collect(),
+                        pending: true,
+                    },
+                );
                 let s = Session {
                     opened: Instant::now(),
                     parties,
@@ -338,6 +369,7 @@ impl TssNode {
                 signers,
                 message,
                 parties,
+                epoch,
             } => {
                 let parties = self.session_parties(parties, None)?;
                 if signers.iter().collect::<Vec<_>>() != parties.keys().collect::<Vec<_>>() {
@@ -345,7 +377,10 @@ impl TssNode {
                         "signers and session parties differ".into(),
                     ));
                 }
-                let record = self.load_share(&key_id).await?;
+                let record = match self.shard_at(&key_id, epoch).await? {
+                    Ok(record) => record,
+                    Err(have) => return Ok(NodeResponse::WrongEpoch { have, want: epoch }),
+                };
                 // The pool is taken out while the run starts (it consumes what it uses)
                 // and put back; then refilled in the background.
                 let mut pool = lock(&self.gg18_pools).remove(&key_id);
@@ -439,15 +474,24 @@ impl TssNode {
                 NodeResponse::AuxPeers { own, peers }
             }
             NodeRequest::Deliver { session, messages } => self.deliver(session, messages).await,
-            NodeRequest::CommitRefresh { key_id, version } => {
-                self.shards.commit_staged(&key_id, version).await?;
+            NodeRequest::CommitRefresh {
+                key_id,
+                version,
+                session,
+            } => {
+                self.shards.commit_staged(&key_id, &session, version).await?;
                 NodeResponse::Ack
             }
             NodeRequest::Abort { session } => {
+                lock(&self.lifecycle.drafts).remove(&session);
                 let removed = self.sessions().remove(&session);
                 if let Some(s) = removed {
                     if s.kind == SessionKind::Refresh {
-                        self.shards.discard_staged(session_key(&s)?).await?;
+                        // Only this session's staged shard goes; another run's stays.
+                        match self.shards.discard_staged(session_key(&s)?, &session).await {
+                            Ok(()) | Err(crate::error::StorageError::Conflict(_)) => {}
+                            Err(e) => return Err(e.into()),
+                        }
                     }
                 }
                 NodeResponse::Ack
@@ -459,10 +503,14 @@ impl TssNode {
                 keys: self.shards.list().await?,
             },
             NodeRequest::DeleteShard { key_id } => {
-                lock(&self.gg18_pools).remove(&key_id);
-                self.shards.delete(&key_id).await?;
+                self.delete_shard(&key_id).await?;
                 NodeResponse::Ack
             }
+            NodeRequest::HeldKeys => self.held_keys().await?,
+            NodeRequest::ConfirmKey { key_id } => self.confirm_key(&key_id).await?,
+            NodeRequest::DiscardPending { key_id } => self.discard_pending(&key_id).await?,
+            NodeRequest::DropStale { key_id, epoch } => self.drop_stale(&key_id, epoch).await?,
+            NodeRequest::JoinCluster { cluster } => self.join_cluster(&cluster).await?,
         })
     }
 }

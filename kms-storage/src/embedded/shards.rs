@@ -9,15 +9,38 @@
 
 use super::{db_err, EmbeddedDb, SHARDS_CURRENT, SHARDS_STAGED};
 use crate::crypto::{self, SecretKey};
-use crate::memory::{not_staged, stale_version};
+use crate::memory::{not_staged, other_session, stale_version};
 use async_trait::async_trait;
-use kms_core::ports::{ShardRecord, ShardStore};
+use kms_core::ports::{SessionId, ShardRecord, ShardStore};
 use kms_core::{Algorithm, KeyId, NodeId, StorageError};
 use redb::{ReadableDatabase, ReadableTable};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
 const MAGIC: &[u8; 4] = b"KSH1";
+/// A staged record is `"KST1" | refresh session id (32) | record`: the session that
+/// produced it, so only that session commits or discards it.
+const STAGED_MAGIC: &[u8; 4] = b"KST1";
+
+fn encode_staged(session: &SessionId, record: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + 32 + record.len());
+    out.extend_from_slice(STAGED_MAGIC);
+    out.extend_from_slice(&session.0);
+    out.extend_from_slice(record);
+    out
+}
+
+/// Split a staged value into its session and record.
+fn split_staged<'a>(key_id: &str, bytes: &'a [u8]) -> Result<(SessionId, &'a [u8]), StorageError> {
+    let rest = bytes
+        .strip_prefix(STAGED_MAGIC.as_slice())
+        .ok_or_else(|| corrupt(key_id, "staged record without its session"))?;
+    let session: [u8; 32] = rest
+        .get(..32)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| corrupt(key_id, "staged record truncated"))?;
+    Ok((SessionId(session), &rest[32..]))
+}
 
 const ALGORITHMS: [Algorithm; 5] = [
     Algorithm::Gg18,
@@ -107,6 +130,17 @@ pub(crate) fn decode(
     })
 }
 
+/// Parse and decrypt a stored staged value: the session that staged it, and the record.
+pub(crate) fn decode_staged(
+    node_id: &str,
+    key_id: &str,
+    bytes: &[u8],
+    dek: &SecretKey,
+) -> Result<(SessionId, ShardRecord), StorageError> {
+    let (session, record) = split_staged(key_id, bytes)?;
+    Ok((session, decode(node_id, key_id, record, dek)?))
+}
+
 /// A node's [`ShardStore`] in its embedded database, encrypted under its DEK. Made by
 /// [`NodeStorage::shards`](super::NodeStorage::shards).
 #[derive(Clone)]
@@ -170,8 +204,13 @@ impl ShardStore for EncryptedShardStore {
             .transpose()
     }
 
-    async fn stage(&self, key_id: &KeyId, shard: &ShardRecord) -> Result<(), StorageError> {
-        let record = self.seal(key_id, shard);
+    async fn stage(
+        &self,
+        key_id: &KeyId,
+        session: &SessionId,
+        shard: &ShardRecord,
+    ) -> Result<(), StorageError> {
+        let record = encode_staged(session, &self.seal(key_id, shard));
         let key = key_id.clone();
         let version = shard.version;
         self.db
@@ -194,8 +233,14 @@ impl ShardStore for EncryptedShardStore {
             .await
     }
 
-    async fn commit_staged(&self, key_id: &KeyId, version: u64) -> Result<(), StorageError> {
+    async fn commit_staged(
+        &self,
+        key_id: &KeyId,
+        session: &SessionId,
+        version: u64,
+    ) -> Result<(), StorageError> {
         let key = key_id.clone();
+        let session = *session;
         let node = self.node_id.clone();
         let dek = self.dek.clone();
         self.db
@@ -203,36 +248,68 @@ impl ShardStore for EncryptedShardStore {
                 let txn = db.begin_write()?;
                 {
                     let mut st = txn.open_table(SHARDS_STAGED).map_err(db_err)?;
-                    let staged: Zeroizing<Vec<u8>> = match st.get(key.as_str()).map_err(db_err)? {
+                    let value: Zeroizing<Vec<u8>> = match st.get(key.as_str()).map_err(db_err)? {
                         Some(g) => Zeroizing::new(g.value().to_vec()),
                         None => return Err(not_staged(&key, version)),
                     };
-                    if parse(key.as_str(), &staged)?.version != version {
+                    let (by, staged) = split_staged(key.as_str(), &value)?;
+                    if parse(key.as_str(), staged)?.version != version {
                         return Err(not_staged(&key, version));
                     }
+                    if by != session {
+                        return Err(other_session(&key, version));
+                    }
                     // A staged record that fails authentication must not become current.
-                    drop(decode(node.as_str(), key.as_str(), &staged, &dek)?);
+                    drop(decode(node.as_str(), key.as_str(), staged, &dek)?);
                     st.remove(key.as_str()).map_err(db_err)?;
                     let mut cur = txn.open_table(SHARDS_CURRENT).map_err(db_err)?;
-                    cur.insert(key.as_str(), staged.as_slice()).map_err(db_err)?;
+                    cur.insert(key.as_str(), staged).map_err(db_err)?;
                 }
                 txn.commit().map_err(db_err)
             })
             .await
     }
 
-    async fn discard_staged(&self, key_id: &KeyId) -> Result<(), StorageError> {
+    async fn discard_staged(&self, key_id: &KeyId, session: &SessionId) -> Result<(), StorageError> {
         let key = key_id.clone();
+        let session = *session;
         self.db
             .blocking(move |db| {
                 let txn = db.begin_write()?;
                 {
                     let mut st = txn.open_table(SHARDS_STAGED).map_err(db_err)?;
+                    let other = match st.get(key.as_str()).map_err(db_err)? {
+                        None => None,
+                        Some(g) => {
+                            let (by, staged) = split_staged(key.as_str(), g.value())?;
+                            (by != session)
+                                .then(|| parse(key.as_str(), staged).map(|s| s.version))
+                                .transpose()?
+                        }
+                    };
+                    if let Some(version) = other {
+                        return Err(other_session(&key, version));
+                    }
                     st.remove(key.as_str()).map_err(db_err)?;
                 }
                 txn.commit().map_err(db_err)
             })
             .await
+    }
+
+    async fn staged(&self, key_id: &KeyId) -> Result<Option<(SessionId, ShardRecord)>, StorageError> {
+        let key = key_id.clone();
+        let raw = self
+            .db
+            .blocking(move |db| {
+                let txn = db.raw().begin_read().map_err(db_err)?;
+                let t = txn.open_table(SHARDS_STAGED).map_err(db_err)?;
+                let v = t.get(key.as_str()).map_err(db_err)?;
+                Ok(v.map(|g| Zeroizing::new(g.value().to_vec())))
+            })
+            .await?;
+        let Some(value) = raw else { return Ok(None) };
+        decode_staged(self.node_id.as_str(), key_id.as_str(), &value, &self.dek).map(Some)
     }
 
     async fn delete(&self, key_id: &KeyId) -> Result<bool, StorageError> {

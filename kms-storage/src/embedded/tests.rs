@@ -10,6 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use zeroize::Zeroizing;
 
+/// The refresh session the tests stage under.
+const S: kms_core::ports::SessionId = kms_core::ports::SessionId([7; 32]);
+
 fn open(root: &Path) -> NodeStorage {
     NodeStorage::open(node_config(root, "tss1"), &password("node password")).unwrap()
 }
@@ -67,7 +70,7 @@ async fn writes_survive_reopening() {
     {
         let node = open(dir.path());
         node.shards().put(&k, &secret_share(1)).await.unwrap();
-        node.shards().stage(&k, &secret_share(2)).await.unwrap();
+        node.shards().stage(&k, &S, &secret_share(2)).await.unwrap();
         node.metadata()
             .insert(&contract::metadata("durable", 1))
             .await
@@ -79,7 +82,7 @@ async fn writes_survive_reopening() {
     let got = s.get(&k).await.unwrap().unwrap();
     assert_eq!((got.version, got.algorithm), (1, Algorithm::Gg18));
     assert_eq!(*got.data, *secret_share(1).data);
-    s.commit_staged(&k, 2).await.unwrap();
+    s.commit_staged(&k, &S, 2).await.unwrap();
     assert_eq!(*s.get(&k).await.unwrap().unwrap().data, *secret_share(2).data);
     assert!(node
         .metadata()
@@ -189,7 +192,7 @@ async fn tampered_staged_record_is_not_committed() {
     {
         let s = open(dir.path()).shards();
         s.put(&key("st"), &secret_share(1)).await.unwrap();
-        s.stage(&key("st"), &secret_share(2)).await.unwrap();
+        s.stage(&key("st"), &S, &secret_share(2)).await.unwrap();
     }
     edit_record(dir.path(), SHARDS_STAGED, |t| {
         let mut v = raw(t, "st");
@@ -198,7 +201,7 @@ async fn tampered_staged_record_is_not_committed() {
         t.insert("st", v.as_slice()).unwrap();
     });
     let s = open(dir.path()).shards();
-    let err = s.commit_staged(&key("st"), 2).await.unwrap_err();
+    let err = s.commit_staged(&key("st"), &S, 2).await.unwrap_err();
     assert!(
         matches!(&err, kms_core::StorageError::Corrupt(m) if m.contains("key st")),
         "{err:?}"
@@ -215,9 +218,9 @@ async fn no_plaintext_share_byte_reaches_disk() {
         let node = open(dir.path());
         let s = node.shards();
         s.put(&key("scan"), &shares[0]).await.unwrap();
-        s.stage(&key("scan"), &shares[1]).await.unwrap();
-        s.commit_staged(&key("scan"), 2).await.unwrap();
-        s.stage(&key("scan"), &shares[2]).await.unwrap();
+        s.stage(&key("scan"), &S, &shares[1]).await.unwrap();
+        s.commit_staged(&key("scan"), &S, 2).await.unwrap();
+        s.stage(&key("scan"), &S, &shares[2]).await.unwrap();
         node.backup(&backup).unwrap();
     }
     let files = files_under(dir.path());

@@ -2,9 +2,12 @@
 //! their wire names, the holders as JSON.
 
 use super::{sql_err, MySqlStore};
+use crate::memory::stale_revision;
 use async_trait::async_trait;
 use kms_core::ports::MetadataStore;
-use kms_core::{KeyId, KeyMetadata, KeySpec, ShardHolder, ShardProperties, StorageError};
+use kms_core::{
+    ClusterId, KeyId, KeyLease, KeyMetadata, KeySpec, ShardHolder, ShardProperties, StorageError,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::mysql::MySqlRow;
@@ -17,7 +20,7 @@ pub struct MySqlMetadataStore {
 }
 
 const COLUMNS: &str = "key_id, key_type, curve, algo_type, key_size, shard_count, threshold, \
-                       public_key, holders, status, epoch, created_at, updated_at";
+                       public_key, holders, status, epoch, created_at, updated_at, revision, lease";
 
 /// The wire name of a unit enum (`"ECDSA"`, `"ACTIVE"`, ...).
 fn name_of<T: Serialize>(v: &T) -> Result<String, StorageError> {
@@ -39,6 +42,12 @@ fn from_row(row: &MySqlRow) -> Result<KeyMetadata, StorageError> {
     let get_u64 = |col: &str| row.try_get::<u64, _>(col).map_err(sql_err);
     let holders: Vec<ShardHolder> = serde_json::from_str(&get_s("holders")?)
         .map_err(|e| StorageError::Corrupt(format!("metadata of key {key}: holders: {e}")))?;
+    let lease: Option<KeyLease> = row
+        .try_get::<Option<String>, _>("lease")
+        .map_err(sql_err)?
+        .map(|j| serde_json::from_str(&j))
+        .transpose()
+        .map_err(|e| StorageError::Corrupt(format!("metadata of key {key}: lease: {e}")))?;
     Ok(KeyMetadata {
         key_id: KeyId::parse(&key)
             .map_err(|_| StorageError::Corrupt(format!("metadata: bad key id {key:?}")))?,
@@ -58,6 +67,8 @@ fn from_row(row: &MySqlRow) -> Result<KeyMetadata, StorageError> {
         epoch: get_u64("epoch")?,
         created_at: get_u64("created_at")?,
         updated_at: get_u64("updated_at")?,
+        revision: get_u64("revision")?,
+        lease,
     })
 }
 
@@ -78,6 +89,7 @@ fn bind_fields<'q>(
 ) -> Result<sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>, StorageError> {
     let holders = serde_json::to_string(&m.holders)
         .map_err(|e| StorageError::Backend(format!("encode holders: {e}")))?;
+
     Ok(q.bind(name_of(&m.spec.key_type)?)
         .bind(name_of(&m.spec.curve)?)
         .bind(name_of(&m.spec.algo_type)?)
@@ -92,15 +104,25 @@ fn bind_fields<'q>(
         .bind(m.updated_at))
 }
 
+/// The lease column: JSON, or NULL when no operation holds the key.
+fn lease_json(m: &KeyMetadata) -> Result<Option<String>, StorageError> {
+    m.lease
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StorageError::Backend(format!("encode lease: {e}")))
+}
+
 #[async_trait]
 impl MetadataStore for MySqlMetadataStore {
     async fn insert(&self, meta: &KeyMetadata) -> Result<(), StorageError> {
         let sql = format!(
-            "INSERT INTO {} ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO {} ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self.table()
         );
         let q = sqlx::query(&sql).bind(meta.key_id.as_str());
-        match bind_fields(q, meta)?.execute(self.store.pool()).await {
+        let q = bind_fields(q, meta)?.bind(meta.revision).bind(lease_json(meta)?);
+        match q.execute(self.store.pool()).await {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Err(StorageError::AlreadyExists(format!("key {}", meta.key_id)))
@@ -120,21 +142,34 @@ impl MetadataStore for MySqlMetadataStore {
     }
 
     async fn update(&self, meta: &KeyMetadata) -> Result<(), StorageError> {
+        // Compare-and-swap in one statement: the row changes only if its revision is
+        // still the one the caller read; InnoDB's row lock orders concurrent writers.
         let sql = format!(
             "UPDATE {} SET key_type = ?, curve = ?, algo_type = ?, key_size = ?, shard_count = ?, \
              threshold = ?, public_key = ?, holders = ?, status = ?, epoch = ?, created_at = ?, \
-             updated_at = ? WHERE key_id = ?",
+             updated_at = ?, lease = ?, revision = revision + 1 WHERE key_id = ? AND revision = ?",
             self.table()
         );
-        // sqlx's MySQL connections report matched rows (CLIENT_FOUND_ROWS), so an
-        // update that changes nothing still counts its row.
+        // sqlx's MySQL connections report matched rows (CLIENT_FOUND_ROWS); the revision
+        // changes anyway, so 0 rows means the key is missing or the swap lost.
         let done = bind_fields(sqlx::query(&sql), meta)?
+            .bind(lease_json(meta)?)
             .bind(meta.key_id.as_str())
+            .bind(meta.revision)
             .execute(self.store.pool())
             .await
             .map_err(sql_err)?;
         if done.rows_affected() == 0 {
-            return Err(StorageError::NotFound(format!("key {}", meta.key_id)));
+            let sql = format!("SELECT revision FROM {} WHERE key_id = ?", self.table());
+            let found: Option<u64> = sqlx::query_scalar(&sql)
+                .bind(meta.key_id.as_str())
+                .fetch_optional(self.store.pool())
+                .await
+                .map_err(sql_err)?;
+            return Err(match found {
+                None => StorageError::NotFound(format!("key {}", meta.key_id)),
+                Some(r) => stale_revision(&meta.key_id, meta.revision, r),
+            });
         }
         Ok(())
     }
@@ -157,6 +192,39 @@ impl MetadataStore for MySqlMetadataStore {
             .map_err(sql_err)?;
         rows.iter().map(from_row).collect()
     }
+
+    async fn cluster_id(&self) -> Result<Option<ClusterId>, StorageError> {
+        let sql = format!(
+            "SELECT cluster_id FROM {} WHERE id = 1",
+            self.store.table("t_kms_cluster")
+        );
+        let found: Option<String> = sqlx::query_scalar(&sql)
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(sql_err)?;
+        found
+            .map(|s| {
+                ClusterId::parse(&s)
+                    .map_err(|_| StorageError::Corrupt("metadata store: bad cluster id".into()))
+            })
+            .transpose()
+    }
+
+    async fn init_cluster_id(&self, id: &ClusterId) -> Result<ClusterId, StorageError> {
+        // The primary key makes the first insert win; later ones are ignored.
+        let sql = format!(
+            "INSERT IGNORE INTO {} (id, cluster_id) VALUES (1, ?)",
+            self.store.table("t_kms_cluster")
+        );
+        sqlx::query(&sql)
+            .bind(id.as_str())
+            .execute(self.store.pool())
+            .await
+            .map_err(sql_err)?;
+        self.cluster_id()
+            .await?
+            .ok_or_else(|| StorageError::Backend("mysql: cluster id not recorded".into()))
+    }
 }
 
 #[cfg(test)]
@@ -169,11 +237,17 @@ mod tests {
     async fn metadata_store_contract() {
         let db = TestDb::new().await;
         contract::metadata_store(&db.store.metadata(), "my").await;
+        contract::metadata_cluster_id(&db.store.metadata()).await;
         // Same values again: still found.
         let m = contract::metadata("same", 1);
         let s = db.store.metadata();
         s.insert(&m).await.unwrap();
         s.update(&m).await.unwrap();
+        let mut m = s.get(&m.key_id).await.unwrap().unwrap();
+        assert_eq!(m.revision, 1);
+        s.update(&m).await.unwrap();
+        m.revision += 1;
+        assert_eq!(s.get(&m.key_id).await.unwrap(), Some(m));
         db.drop_tables().await;
     }
 }

@@ -28,6 +28,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0002_key_operation_log.sql"),
     ),
     (
+        3,
+        "key_revision_lease_cluster",
+        include_str!("../../migrations/0003_key_revision_lease_cluster.sql"),
+    ),
+    (
         4,
         "audit_head_signature",
         include_str!("../../migrations/0004_audit_head_signature.sql"),
@@ -264,6 +269,7 @@ pub(crate) mod testdb {
                 "t_key_operation_log",
                 "t_key_operation_log_head",
                 "t_kms_schema_migrations",
+                "t_kms_cluster",
             ] {
                 self.exec(&format!("DROP TABLE IF EXISTS `{{p}}{t}`")).await;
             }
