@@ -64,7 +64,16 @@ impl InProcessClusterBuilder {
         self
     }
 
-    /// Seed every CSPRNG of the cluster from one seed: runs become reproducible.
+    /// Seed the cluster's own randomness from one seed, for a reproducible
+    /// simulation: node identities, key ids, session ids, placement and the choice of
+    /// signers repeat from run to run. Protocol randomness (DKG polynomials, nonces)
+    /// always mixes fresh OS entropy, so keys and signatures do not repeat: a nonce
+    /// replayed under different messages would give the key away.
+    ///
+    /// Memory-only: [`InProcessClusterBuilder::open`] refuses a seeded cluster with
+    /// [`InProcessClusterBuilder::persistent`] storage (`KmsError::InvalidConfiguration`),
+    /// since after a restart the same seed would replay session ids (the salts of the
+    /// relay keys) and every stream drawn from it.
     pub fn seed(mut self, seed: [u8; 32]) -> Self {
         self.seed = Some(seed);
         self
@@ -137,6 +146,15 @@ impl InProcessClusterBuilder {
         let Some(p) = self.persistence.take() else {
             return Ok(self.build());
         };
+        if self.seed.is_some() {
+            // Checked before any file is touched.
+            return Err(KmsError::InvalidConfiguration(
+                "seed() is for memory-only simulation and cannot be combined with persistent(): \
+                 a restarted cluster would replay its seeded random streams (session ids, relay \
+                 nonces), which can reveal keys; remove seed() for a persistent cluster"
+                    .into(),
+            ));
+        }
         let recovery = self.recovery.take();
         let names: Vec<NodeId> = (1..=self.nodes)
             .map(|i| NodeId::new(format!("tss{i}")))
@@ -265,7 +283,9 @@ impl InProcessClusterBuilder {
             Some(wrap) => wrap(bus.clone()),
             None => bus.clone(),
         };
-        let coordinator = Coordinator::new(node_ids, transport, metadata, audit.clone()).with_rng(child());
+        let coordinator = Coordinator::new(node_ids, transport, metadata, audit.clone())
+            .with_rng(child())
+            .with_directory(directory);
         Arc::new(InProcessCluster {
             storages,
             bus,

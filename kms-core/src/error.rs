@@ -83,6 +83,10 @@ pub enum KmsError {
         /// The protocol error as reported.
         error: String,
     },
+    /// The configuration asked for is unsafe or contradictory (e.g. a seeded
+    /// simulator on persistent storage); the message says why.
+    #[error("invalid configuration: {0}")]
+    InvalidConfiguration(String),
     /// A node reported an error.
     #[error("node {node}: {message}")]
     Node {

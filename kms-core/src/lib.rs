@@ -12,6 +12,7 @@ pub mod audit;
 pub mod coordinator;
 pub mod domain;
 pub mod error;
+pub mod evidence;
 pub mod identity;
 pub mod node;
 pub mod ports;

@@ -241,7 +241,12 @@ pub enum NodeResponse {
         /// The epoch asked for.
         want: u64,
     },
-    /// The request failed. `culprit` is the party index to blame if a peer misbehaved.
+    /// A protocol run aborted because a peer misbehaved: who, and the evidence, for the
+    /// coordinator to check before it blames anyone (see [`crate::evidence`]).
+    Accusation(crate::evidence::Accusation),
+    /// The request failed. `culprit` is the party index to blame if a peer misbehaved;
+    /// the coordinator does not believe a culprit named without evidence (see
+    /// [`NodeResponse::Accusation`]): it blames the reporter instead.
     Error {
         /// The party to blame, if any.
         culprit: Option<PartyIndex>,

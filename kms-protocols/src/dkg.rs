@@ -333,3 +333,14 @@ impl<G: Group> Drop for Dkg<G> {
         self.share_sum.zeroize();
     }
 }
+
+/// The stand-alone checks of one generic DKG or refresh message, for
+/// [`crate::recheck`]: `None` for a round this run does not have.
+pub(crate) fn recheck_payload(round: u16, payload: &[u8]) -> Option<Result<(), Fault>> {
+    Some(match round {
+        1 => crate::recheck::decodes::<Round1>(payload).map(|_| ()),
+        2 => crate::recheck::decodes::<crate::vss::ShareMessage>(payload).map(|_| ()),
+        3 => crate::recheck::decodes::<Round3>(payload).map(|_| ()),
+        _ => return None,
+    })
+}

@@ -25,6 +25,7 @@ pub mod inbox;
 pub mod key_share;
 pub mod message;
 pub mod party;
+pub mod recheck;
 pub mod schnorr;
 pub mod state_machine;
 #[cfg(any(test, feature = "testing"))]

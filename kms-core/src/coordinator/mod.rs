@@ -5,6 +5,7 @@
 use crate::audit::{AuditEvent, AuditEventType, AuditResult};
 use crate::domain::*;
 use crate::error::{KmsError, TransportError};
+use crate::identity::PeerDirectory;
 use crate::ports::{AuditLog, Clock, MetadataStore, NodeTransport, SystemClock};
 use crate::rpc::{NodeRequest, NodeResponse, SessionOutcome};
 use crate::schemes;
@@ -23,6 +24,7 @@ mod gg18;
 mod lease;
 mod recovery;
 mod relay;
+mod signers;
 
 pub use recovery::{RecoveryOptions, RecoveryReport};
 
@@ -62,6 +64,8 @@ pub struct Coordinator {
     config: CoordinatorConfig,
     /// Names this coordinator instance in the leases it takes.
     instance: String,
+    /// The nodes' pinned identities, to check the evidence behind an accusation.
+    directory: Option<PeerDirectory>,
 }
 
 /// Who took part in a session: party index to node.
@@ -84,7 +88,16 @@ impl Coordinator {
             rng: Mutex::new(ChaCha20Rng::from_rng(OsRng).expect("OS entropy")),
             config: CoordinatorConfig::default(),
             instance: lease::instance_name(),
+            directory: None,
         }
+    }
+
+    /// Pin the nodes' identities, so that the evidence behind a node's accusation can
+    /// be checked (see [`crate::evidence`]). Without it no accusation is verified or
+    /// refuted by its evidence: accuser and accused are only kept apart.
+    pub fn with_directory(mut self, directory: PeerDirectory) -> Self {
+        self.directory = Some(directory);
+        self
     }
 
     /// Replace the configuration.
@@ -99,7 +112,9 @@ impl Coordinator {
         self
     }
 
-    /// Seed the coordinator's randomness (key ids, session ids, placement) for tests.
+    /// Seed the coordinator's randomness (key ids, session ids, placement, the choice of
+    /// signers) for tests and memory-only simulation; never for a service whose state
+    /// persists (session ids would repeat after a restart).
     pub fn with_rng(self, rng: ChaCha20Rng) -> Self {
         *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = rng;
         self
@@ -375,41 +390,7 @@ impl Coordinator {
         }
         let public_key = hex::decode(&meta.public_key)
             .map_err(|_| KmsError::InvalidRequest("stored public key".into()))?;
-        let t = usize::from(meta.shards.threshold);
-        let holder_nodes: Vec<NodeId> = meta.holders.iter().map(|h| h.node.clone()).collect();
-        let mut excluded: BTreeSet<NodeId> = BTreeSet::new();
-        let mut last_error = None;
-        loop {
-            let candidates: Vec<NodeId> = holder_nodes
-                .iter()
-                .filter(|n| !excluded.contains(*n))
-                .cloned()
-                .collect();
-            let healthy = self.healthy_among(&candidates).await;
-            if healthy.len() < t {
-                return Err(last_error.unwrap_or(KmsError::NotEnoughNodes {
-                    needed: t,
-                    available: healthy.len(),
-                }));
-            }
-            let chosen: BTreeSet<&NodeId> = healthy.iter().take(t).collect();
-            let parties: Parties = meta
-                .holders
-                .iter()
-                .filter(|h| chosen.contains(&h.node))
-                .filter_map(|h| Some((PartyIndex::new(h.party)?, h.node.clone())))
-                .collect();
-            match self.sign_with(&meta, &parties, message, &public_key).await {
-                Ok(sig) => return Ok(sig),
-                Err((e, blame)) => {
-                    // Never retry with the node that caused the failure.
-                    let Some(node) = blame else { return Err(e) };
-                    warn!(key = %key_id, node = %node, error = %e, "signing failed; retrying without the node");
-                    excluded.insert(node);
-                    last_error = Some(e);
-                }
-            }
-        }
+        self.sign_with_failover(&meta, message, &public_key).await
     }
 
     async fn sign_with(
@@ -418,7 +399,7 @@ impl Coordinator {
         parties: &Parties,
         message: &[u8],
         public_key: &[u8],
-    ) -> Result<SignatureOutput, (KmsError, Option<NodeId>)> {
+    ) -> Result<SignatureOutput, relay::Failure> {
         let session = self.with_rng_do(SessionId::random);
         let signers: Vec<PartyIndex> = parties.keys().copied().collect();
         let starts = parties
@@ -435,53 +416,45 @@ impl Coordinator {
                 (node.clone(), req)
             })
             .collect();
-        let outcomes = self.run_session(session, parties, starts).await.map_err(|e| {
-            let blame = match &e {
-                KmsError::Protocol { culprit, .. } => culprit.clone(),
-                KmsError::Transport(TransportError::Unreachable(n, _) | TransportError::Timeout(n)) => {
-                    Some(n.clone())
-                }
-                _ => None,
-            };
-            (e, blame)
-        })?;
+        let outcomes = self.run_session_judged(session, parties, starts).await?;
+        let failed = |error: KmsError, blame: relay::Blame| relay::Failure { error, blame };
         let mut signature: Option<Vec<u8>> = None;
         for (node, outcome) in &outcomes {
             let SessionOutcome::Signed { signature: s } = outcome else {
-                return Err((
+                return Err(failed(
                     node_error(node, "answered a signing with another outcome"),
-                    Some(node.clone()),
+                    relay::Blame::Node(node.clone()),
                 ));
             };
             match &signature {
                 None => signature = Some(s.clone()),
                 Some(first) if first != s => {
-                    return Err((
+                    return Err(failed(
                         node_error(node, "reported a different signature"),
-                        Some(node.clone()),
+                        relay::Blame::Node(node.clone()),
                     ))
                 }
                 Some(_) => {}
             }
         }
         let Some(signature) = signature else {
-            return Err((
+            return Err(failed(
                 KmsError::Protocol {
                     culprit: None,
                     error: "no signer reported".into(),
                 },
-                None,
+                relay::Blame::Nobody,
             ));
         };
         // Defence in depth: the nodes verified it; so does the coordinator, with the
         // scheme's standard verifier, before anything leaves the service.
         if !schemes::verify_signature(meta.spec.algo_type, public_key, message, &signature) {
-            return Err((
+            return Err(failed(
                 KmsError::Protocol {
                     culprit: None,
                     error: "final signature does not verify".into(),
                 },
-                None,
+                relay::Blame::Nobody,
             ));
         }
         Ok(SignatureOutput {

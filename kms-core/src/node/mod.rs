@@ -3,19 +3,21 @@
 
 use crate::domain::{Algorithm, KeyId, NodeId};
 use crate::error::KmsError;
+use crate::evidence::{Accusation, Evidence};
 use crate::identity::{NodeIdentity, PeerDirectory};
 use crate::ports::{NodeService, SecretVault, ShardRecord, ShardStore};
 use crate::rpc::{HeldKey, NodeRequest, NodeResponse, SessionOutcome};
 use crate::schemes::{self, ErasedRun, RunOutput};
-use crate::seal::{self, SealedMessage, SessionParties};
+use crate::seal::{self, SealError, SealedMessage, SessionParties};
 use async_trait::async_trait;
 use kms_protocols::gg18::aux_info::{AuxSecret, PeerAux};
 use kms_protocols::gg18::Gg18Precomputed;
 use kms_protocols::{Envelope, Fault, PartyIndex, ProtocolError, SessionId};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, RngCore, SeedableRng};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{debug, warn};
@@ -49,6 +51,41 @@ struct Session {
     run: Box<dyn ErasedRun>,
 }
 
+/// What a session has taken in so far, kept beside it (the session runs without it).
+#[derive(Default)]
+struct Intake {
+    /// Digests of the sealed messages taken in: an exact duplicate is the relay's
+    /// doing (replay), so it is dropped rather than blamed on its signer.
+    seen: HashSet<[u8; 32]>,
+    /// Every message taken in, with the key that opened it, as evidence should this
+    /// node have to accuse its sender.
+    received: Vec<Evidence>,
+}
+
+/// The RNG of one session step: a draw of the node's stream mixed with fresh OS
+/// entropy. The node's stream alone may be reproducible (a seeded simulator, a cloned
+/// VM, a restored snapshot); the OS draw makes sure no two steps ever share nonces.
+fn fork(node_rng: &mut ChaCha20Rng) -> ChaCha20Rng {
+    let mut node_part = zeroize::Zeroizing::new([0u8; 32]);
+    node_rng.fill_bytes(node_part.as_mut());
+    let mut os_part = zeroize::Zeroizing::new([0u8; 32]);
+    OsRng.fill_bytes(os_part.as_mut());
+    let mut h = Sha256::new();
+    h.update(b"kms-node-session-rng/v1");
+    h.update(node_part.as_ref());
+    h.update(os_part.as_ref());
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    seed.copy_from_slice(&h.finalize());
+    ChaCha20Rng::from_seed(*seed)
+}
+
+fn message_digest(sealed: &SealedMessage) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"kms-relayed-message/v1");
+    h.update(kms_protocols::message::encode(sealed));
+    h.finalize().into()
+}
+
 /// A TSS node.
 ///
 /// ```no_run
@@ -72,6 +109,7 @@ pub struct TssNode {
     vault: Option<Arc<dyn SecretVault>>,
     gg18_pools: Arc<Mutex<HashMap<KeyId, Gg18Precomputed>>>,
     lifecycle: lifecycle::Lifecycle,
+    intake: Mutex<HashMap<SessionId, Intake>>,
 }
 
 impl TssNode {
@@ -86,7 +124,10 @@ impl TssNode {
         )
     }
 
-    /// A node with a given CSPRNG (seeded ChaCha20 for deterministic tests).
+    /// A node with a given CSPRNG. It seeds the node's own stream (identities and
+    /// placement stay reproducible in a seeded simulator), but every session step
+    /// mixes fresh OS entropy into it, so no nonce is ever reproducible (a restart, a
+    /// cloned VM or a reused seed never replays one).
     pub fn with_rng(
         identity: NodeIdentity,
         directory: PeerDirectory,
@@ -105,6 +146,7 @@ impl TssNode {
             vault: None,
             gg18_pools: Arc::new(Mutex::new(HashMap::new())),
             lifecycle: lifecycle::Lifecycle::default(),
+            intake: Mutex::new(HashMap::new()),
         }
     }
 
@@ -115,12 +157,7 @@ impl TssNode {
 
     /// A child RNG for one session step: the node's RNG is locked only briefly.
     fn fork_rng(&self) -> ChaCha20Rng {
-        let mut seed = [0u8; 32];
-        self.rng
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .fill_bytes(&mut seed);
-        ChaCha20Rng::from_seed(seed)
+        fork(&mut self.rng.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Session>> {
@@ -173,6 +210,7 @@ impl TssNode {
         let outgoing = self.seal_all(&s.parties, outgoing)?;
         let mut map = self.sessions();
         map.retain(|_, s| s.opened.elapsed() < SESSION_TTL);
+        lock(&self.intake).retain(|id, _| map.contains_key(id));
         if map.len() >= MAX_SESSIONS {
             return Err(KmsError::InvalidRequest(
                 "too many open sessions on this node".into(),
@@ -200,19 +238,45 @@ impl TssNode {
         let Some(mut session) = self.sessions().remove(&session_id) else {
             return error(None, "unknown session");
         };
+        let mut intake = lock(&self.intake).remove(&session_id).unwrap_or_default();
         let mut rng = self.fork_rng();
         let mut outgoing = Vec::new();
         let mut output = None;
         for sealed in messages {
+            // Replays are the relay's (or the network's) doing, never the signer's: an
+            // exact duplicate, or a message signed for another session, is dropped and
+            // logged as a relay fault, and the run goes on.
+            let digest = message_digest(&sealed);
+            if intake.seen.contains(&digest) {
+                warn!(node = %self.id, from = %sealed.from, round = sealed.envelope.round,
+                    "relay fault: an exact duplicate was delivered; dropped");
+                continue;
+            }
+            let opened = seal::open_with_key(
+                &self.identity,
+                &self.directory,
+                &session.parties,
+                &session_id,
+                sealed.clone(),
+            );
             // A message that fails authentication was altered on the relay path: the
             // session is aborted, but no party is blamed for it.
-            let msg = match seal::open(&self.identity, &self.directory, &session.parties, sealed) {
+            let (msg, opening) = match opened {
                 Ok(m) => m,
+                Err(e @ SealError::WrongSession(_)) => {
+                    warn!(node = %self.id, error = %e, "relay fault: dropped");
+                    continue;
+                }
                 Err(e) => return error(None, &e.to_string()),
             };
+            intake.seen.insert(digest);
             if output.is_some() {
-                return error(Some(msg.sender), "message after the run finished");
+                // The run has everything it needs; a further (distinct, signed) message
+                // cannot change its result.
+                warn!(node = %self.id, from = %sealed.from, "message after the run finished; dropped");
+                continue;
             }
+            intake.received.push(Evidence { sealed, opening });
             match session.run.handle(msg, &mut rng) {
                 Ok((out, o)) => {
                     outgoing.extend(out);
@@ -220,7 +284,7 @@ impl TssNode {
                 }
                 Err(e) => {
                     warn!(node = %self.id, key = ?session.key_id, error = %e, "session aborted");
-                    return error(blame_in_relay(&e), &e.to_string());
+                    return accuse(&session, &intake, &e);
                 }
             }
         }
@@ -230,6 +294,7 @@ impl TssNode {
         };
         let Some(output) = output else {
             self.sessions().insert(session_id, session);
+            lock(&self.intake).insert(session_id, intake);
             return NodeResponse::Progress {
                 outgoing,
                 outcome: None,
@@ -484,6 +549,7 @@ impl TssNode {
             }
             NodeRequest::Abort { session } => {
                 lock(&self.lifecycle.drafts).remove(&session);
+                lock(&self.intake).remove(&session);
                 let removed = self.sessions().remove(&session);
                 if let Some(s) = removed {
                     if s.kind == SessionKind::Refresh {
@@ -528,6 +594,24 @@ fn blame_in_relay(e: &ProtocolError) -> Option<PartyIndex> {
     }
 }
 
+/// The answer to a run that failed: an accusation with the accused's messages (and
+/// the keys that opened them) when a party is to blame, else a plain error.
+fn accuse(session: &Session, intake: &Intake, e: &ProtocolError) -> NodeResponse {
+    let Some(party) = blame_in_relay(e) else {
+        return error(None, &e.to_string());
+    };
+    let Some(node) = session.parties.get(&party) else {
+        return error(None, &e.to_string());
+    };
+    let evidence = intake
+        .received
+        .iter()
+        .filter(|ev| &ev.sealed.from == node)
+        .cloned()
+        .collect();
+    NodeResponse::Accusation(Accusation::from_error(party, e, evidence))
+}
+
 fn session_key(s: &Session) -> Result<&KeyId, KmsError> {
     s.key_id
         .as_ref()
@@ -555,5 +639,22 @@ impl NodeService for TssNode {
         self.dispatch(request)
             .await
             .unwrap_or_else(|e| error(None, &e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn review_h2_session_rngs_mix_os_entropy() {
+        // Two nodes whose own streams are identical (one seed, a cloned VM, a restart
+        // of a seeded process) still draw different session randomness.
+        let mut a = ChaCha20Rng::from_seed([9; 32]);
+        let mut b = ChaCha20Rng::from_seed([9; 32]);
+        let (mut x, mut y) = ([0u8; 32], [0u8; 32]);
+        fork(&mut a).fill_bytes(&mut x);
+        fork(&mut b).fill_bytes(&mut y);
+        assert_ne!(x, y);
     }
 }

@@ -24,6 +24,11 @@ mod tests;
 pub use ffi::{Fr, G1, G2};
 pub use sign::{start_pop, start_sign, Signing};
 
+/// The stand-alone checks of one BLS signing message (see [`crate::recheck`]).
+pub(crate) fn recheck_sign_payload(round: u16, payload: &[u8]) -> Option<Result<(), crate::error::Fault>> {
+    sign::recheck_payload(round, payload)
+}
+
 use crate::dkg::{self, Dkg};
 use crate::error::ProtocolError;
 use crate::group::Group;

@@ -258,3 +258,12 @@ impl StateMachine for Signing {
         result.map(|sig| Step::done(Vec::new(), sig))
     }
 }
+
+/// The stand-alone checks of one BLS signing (or proof-of-possession) message, for
+/// [`crate::recheck`]: `None` for a round this run does not have.
+pub(super) fn recheck_payload(round: u16, payload: &[u8]) -> Option<Result<(), Fault>> {
+    match round {
+        1 => Some(crate::recheck::decodes::<Partial>(payload).map(|_| ())),
+        _ => None,
+    }
+}

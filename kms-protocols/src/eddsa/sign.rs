@@ -514,6 +514,20 @@ impl fmt::Debug for Signing {
     }
 }
 
+/// The stand-alone checks of one FROST signing message, for [`crate::recheck`]:
+/// `None` for a round this run does not have.
+pub(crate) fn recheck_payload(round: u16, payload: &[u8]) -> Option<Result<(), Fault>> {
+    Some(match round {
+        1 => crate::recheck::decodes::<Round1>(payload).and_then(|r1| {
+            decode_point(&r1.hiding, "hiding nonce commitment")?;
+            decode_point(&r1.binding, "binding nonce commitment").map(|_| ())
+        }),
+        2 => crate::recheck::decodes::<Round2>(payload)
+            .and_then(|r2| decode_scalar(&r2.share, "signature share").map(|_| ())),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

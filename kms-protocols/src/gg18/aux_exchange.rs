@@ -206,6 +206,16 @@ impl StateMachine for AuxExchange {
     }
 }
 
+/// The stand-alone checks of one aux-exchange message, for [`crate::recheck`]: `None`
+/// for a round this run does not have.
+pub(crate) fn recheck_payload(round: u16, payload: &[u8]) -> Option<Result<(), crate::error::Fault>> {
+    Some(match round {
+        1 => crate::recheck::decodes::<Round1>(payload).map(|_| ()),
+        2 => crate::recheck::decodes::<Round2>(payload).map(|_| ()),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -483,6 +483,20 @@ impl<M: MtaBackend> StateMachine for DkgOf<M> {
     }
 }
 
+/// The stand-alone checks of one GG18 DKG message, for [`crate::recheck`]: `None` for
+/// a round this run does not have.
+pub(crate) fn recheck_payload(round: u16, payload: &[u8]) -> Option<Result<(), Fault>> {
+    use crate::recheck::decodes;
+    Some(match round {
+        1 => decodes::<Round1>(payload).map(|_| ()),
+        2 => decodes::<Round2>(payload).map(|_| ()),
+        3 => decodes::<crate::vss::ShareMessage>(payload).map(|_| ()),
+        4 => decodes::<Round4>(payload).map(|_| ()),
+        5 => decodes::<Round5>(payload).map(|_| ()),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

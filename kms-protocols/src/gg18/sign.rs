@@ -816,3 +816,29 @@ impl<M: MtaBackend> StateMachine for SignRun<M> {
         Ok(Step::send(outgoing))
     }
 }
+
+/// The stand-alone checks of one GG18 signing message (with the Paillier MtA the node
+/// runs), for [`crate::recheck`]: `None` for a round this run does not have.
+pub(crate) fn recheck_payload(round: u16, payload: &[u8]) -> Option<Result<(), Fault>> {
+    use super::mta_backend::PaillierMta as M;
+    use super::secp256k1::decode_point;
+    use crate::recheck::decodes;
+    type R1 = Round1<<M as MtaBackend>::Cipher>;
+    type R2 = Round2<<M as MtaBackend>::AliceProof>;
+    type R3 = Round3<<M as MtaBackend>::BobMsg>;
+    Some(match round {
+        1 => decodes::<R1>(payload).map(|_| ()),
+        2 => decodes::<R2>(payload).map(|_| ()),
+        3 => decodes::<R3>(payload).map(|_| ()),
+        4 => decodes::<Round4>(payload)
+            .and_then(|r4| decode_scalar::<Secp256k1>(&r4.delta, "delta").map(|_| ())),
+        5 => decodes::<Round5>(payload).and_then(|r5| decode_point(&r5.gamma_point, "Gamma_i").map(|_| ())),
+        6 | 8 => decodes::<Commit>(payload).map(|_| ()),
+        7 => decodes::<Round7>(payload).map(|_| ()),
+        9 => decodes::<Round9>(payload).map(|_| ()),
+        10 => {
+            decodes::<Round10>(payload).and_then(|r10| decode_scalar::<Secp256k1>(&r10.s, "s_i").map(|_| ()))
+        }
+        _ => return None,
+    })
+}
