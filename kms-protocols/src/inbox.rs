@@ -1,9 +1,10 @@
 //! Per-run message intake: validation, buffering of early messages, duplicate and
 //! addressing checks, and the echo check that makes broadcasts consistent.
 //!
-//! Every protocol in this crate owns one [`Inbox`]. It answers the generic questions
-//! ("is this sender in the session? is this the right round? have we seen it?") so the
-//! protocol code only deals with payloads.
+//! Every protocol run in this crate has one [`Inbox`], owned by its
+//! [`crate::driver::Driver`]. It answers the generic questions ("is this sender in the
+//! session? is this the right round? have we seen it?") so the protocol code only deals
+//! with payloads. It keeps no payload: the driver stores the decoded messages.
 
 use crate::error::{Fault, ProtocolError};
 use crate::message::{encode, Envelope, ProtocolId, Recipient};
@@ -14,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// How a round's messages travel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RoundKind {
     /// Each party sends one message to all.
     Broadcast,
@@ -35,7 +37,8 @@ pub struct Inbox {
     peers: BTreeSet<PartyIndex>,
     rounds: &'static [RoundKind],
     current: u16,
-    received: BTreeMap<u16, BTreeMap<PartyIndex, Envelope>>,
+    /// Who has sent a message of each round not yet advanced past.
+    seen: BTreeMap<u16, BTreeSet<PartyIndex>>,
     own_broadcasts: BTreeMap<u16, Vec<u8>>,
     broadcast_hashes: BTreeMap<u16, BTreeMap<PartyIndex, [u8; 32]>>,
     finished: bool,
@@ -63,7 +66,7 @@ impl Inbox {
             peers,
             rounds,
             current: 1,
-            received: BTreeMap::new(),
+            seen: BTreeMap::new(),
             own_broadcasts: BTreeMap::new(),
             broadcast_hashes: BTreeMap::new(),
             finished: false,
@@ -93,7 +96,7 @@ impl Inbox {
     /// Mark the run finished: every later message is refused.
     pub fn finish(&mut self) {
         self.finished = true;
-        self.received.clear();
+        self.seen.clear();
     }
 
     /// Whether the run is finished.
@@ -122,9 +125,18 @@ impl Inbox {
         }
     }
 
-    /// Validate and store one message. Returns an error naming the sender for any
-    /// message that does not belong here.
-    pub fn accept(&mut self, msg: Envelope) -> Result<(), ProtocolError> {
+    /// The kind of `round` (1-based), if the protocol has that round.
+    pub fn kind(&self, round: u16) -> Option<RoundKind> {
+        usize::from(round)
+            .checked_sub(1)
+            .and_then(|i| self.rounds.get(i))
+            .copied()
+    }
+
+    /// Validate one message and record it (its sender for the duplicate check, its hash
+    /// for the echo check of a broadcast). Returns an error naming the sender for any
+    /// message that does not belong here. The payload is the caller's to keep.
+    pub fn admit(&mut self, msg: &Envelope) -> Result<(), ProtocolError> {
         if self.finished {
             return Err(ProtocolError::Finished);
         }
@@ -143,13 +155,16 @@ impl Inbox {
             return Err(blame(Fault::WrongSession(format!("{:?}", msg.session))));
         }
         let round = msg.round;
-        if round < self.current || usize::from(round) > self.rounds.len() {
-            return Err(blame(Fault::WrongRound {
-                got: round,
-                expected: self.current,
-            }));
-        }
-        match (self.rounds[usize::from(round) - 1], msg.recipient) {
+        let kind = match self.kind(round) {
+            Some(kind) if round >= self.current => kind,
+            _ => {
+                return Err(blame(Fault::WrongRound {
+                    got: round,
+                    expected: self.current,
+                }))
+            }
+        };
+        match (kind, msg.recipient) {
             (RoundKind::Broadcast, Recipient::All) => {}
             (RoundKind::P2p, Recipient::One(to)) if to == self.me => {}
             (RoundKind::P2p, Recipient::One(_)) => {
@@ -162,33 +177,29 @@ impl Inbox {
                 return Err(blame(Fault::WrongRecipient("round is point-to-point")))
             }
         }
-        let slot = self.received.entry(round).or_default();
-        if slot.contains_key(&from) {
+        if !self.seen.entry(round).or_default().insert(from) {
             return Err(blame(Fault::Duplicate { round }));
         }
-        if self.rounds[usize::from(round) - 1] == RoundKind::Broadcast {
+        if kind == RoundKind::Broadcast {
             self.broadcast_hashes
                 .entry(round)
                 .or_default()
                 .insert(from, hash_payload(&msg.payload));
         }
-        slot.insert(from, msg);
         Ok(())
     }
 
     /// Whether every peer's message for the current round is in.
     pub fn current_complete(&self) -> bool {
-        self.received
+        self.seen
             .get(&self.current)
             .is_some_and(|m| m.len() == self.peers.len())
     }
 
-    /// Take the current round's messages (one per peer, by sender) and move to the next
-    /// round. Call only when [`Inbox::current_complete`] is true.
-    pub fn advance(&mut self) -> BTreeMap<PartyIndex, Envelope> {
-        let msgs = self.received.remove(&self.current).unwrap_or_default();
+    /// Move to the next round. Call only when [`Inbox::current_complete`] is true.
+    pub fn advance(&mut self) {
+        self.seen.remove(&self.current);
         self.current += 1;
-        msgs
     }
 
     /// Our view of a broadcast round, to be sent in a later round.
@@ -230,7 +241,8 @@ impl Inbox {
     }
 }
 
-fn hash_payload(payload: &[u8]) -> [u8; 32] {
+/// The hash of a broadcast payload that echoes carry.
+pub(crate) fn hash_payload(payload: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"kms-broadcast-echo/v1");
     h.update(payload);

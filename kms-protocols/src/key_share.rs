@@ -1,12 +1,14 @@
 //! A party's share of a threshold key, for the groups of the generic protocols.
 
+use crate::codec::{CodecError, Reader, Writer};
 use crate::error::ProtocolError;
 use crate::group::Group;
 use crate::party::{PartyIndex, Threshold};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use zeroize::{Zeroize, Zeroizing};
+
+const SHARE_KIND: &str = "kms/key-share";
 
 /// One party's share of a key: its secret share x_i, and the public data every holder
 /// agrees on (group public key, every party's public share X_j = x_j * G).
@@ -46,25 +48,14 @@ impl<G: Group> KeyShare<G> {
     }
 
     fn validate(&self) -> Result<(), ProtocolError> {
-        let bad = |m: &str| Err(ProtocolError::InvalidParameters(format!("key share: {m}")));
-        if !self.threshold.contains(self.index) {
-            return bad("index outside 1..=n");
-        }
-        if self.public_shares.len() != usize::from(self.threshold.parties)
-            || PartyIndex::range(self.threshold.parties).any(|p| !self.public_shares.contains_key(&p))
-        {
-            return bad("public shares do not cover exactly parties 1..=n");
-        }
-        if self.public_key == G::identity() || self.public_shares.values().any(|x| *x == G::identity()) {
-            return bad("identity public key or public share");
-        }
-        if G::is_zero(&self.secret) {
-            return bad("zero secret share");
-        }
-        if G::mul_base(&self.secret) != self.public_shares[&self.index] {
-            return bad("secret does not match its public share");
-        }
-        Ok(())
+        validate_share::<G>(
+            "key share",
+            self.threshold,
+            self.index,
+            &self.secret,
+            &self.public_key,
+            &self.public_shares,
+        )
     }
 
     /// (t, n) of the key.
@@ -93,58 +84,108 @@ impl<G: Group> KeyShare<G> {
         &self.secret
     }
 
-    /// Serialise for storage. The result holds the secret, so it is zeroized on drop;
-    /// storage encrypts it before it touches a disk.
+    /// Serialise for storage, as a [`crate::codec`] record of kind `kms/key-share`:
+    /// group name, t, n, index, epoch, secret, public key, then every party's index and
+    /// public share. The result holds the secret, so it is zeroized on drop (and built
+    /// in a buffer sized up front, so no reallocation leaves a copy); storage encrypts
+    /// it before it touches a disk.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let mut secret = G::scalar_to_bytes(&self.secret);
-        let stored = StoredShare {
-            group: G::NAME.to_string(),
-            threshold: self.threshold,
-            index: self.index,
-            secret: secret.clone(),
-            public_key: G::element_to_bytes(&self.public_key),
-            public_shares: self
-                .public_shares
-                .iter()
-                .map(|(p, x)| (*p, G::element_to_bytes(x)))
-                .collect(),
-            epoch: self.epoch,
-        };
-        secret.zeroize();
-        let out = Zeroizing::new(crate::message::encode(&stored));
-        drop(stored);
-        out
+        let n = self.public_shares.len();
+        let capacity = 4
+            + G::NAME.len()
+            + 6
+            + 8
+            + (4 + G::SCALAR_LEN)
+            + (4 + G::ELEMENT_LEN)
+            + 2
+            + n * (2 + 4 + G::ELEMENT_LEN);
+        let mut w = Writer::new(SHARE_KIND, capacity);
+        w.bytes(G::NAME.as_bytes())
+            .u16(self.threshold.threshold)
+            .u16(self.threshold.parties)
+            .u16(self.index.get())
+            .u64(self.epoch);
+        let secret = Zeroizing::new(G::scalar_to_bytes(&self.secret));
+        w.bytes(&secret);
+        w.bytes(&G::element_to_bytes(&self.public_key));
+        w.u16(n as u16);
+        for (p, x) in &self.public_shares {
+            w.u16(p.get()).bytes(&G::element_to_bytes(x));
+        }
+        w.finish()
     }
 
-    /// Parse and validate a stored share.
+    /// Parse and validate a stored share. A record of an unknown codec version, another
+    /// kind or another group is refused, and so is any share [`KeyShare::new`] refuses.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ProtocolError> {
         let bad = |m: String| ProtocolError::InvalidParameters(format!("stored key share: {m}"));
-        let stored: StoredShare = crate::message::decode_payload(bytes).map_err(|e| bad(e.to_string()))?;
-        if stored.group != G::NAME {
+        let codec = |e: CodecError| bad(e.to_string());
+        let mut r = Reader::open(SHARE_KIND, bytes).map_err(codec)?;
+        let group = r.bytes("group").map_err(codec)?;
+        if group != G::NAME.as_bytes() {
             return Err(bad(format!(
                 "share of group {}, expected {}",
-                stored.group,
+                String::from_utf8_lossy(group),
                 G::NAME
             )));
         }
-        let secret = G::scalar_from_bytes(&stored.secret).ok_or_else(|| bad("secret".into()))?;
-        let public_key = G::element_from_bytes(&stored.public_key).ok_or_else(|| bad("public key".into()))?;
+        let threshold = Threshold {
+            threshold: r.u16("threshold").map_err(codec)?,
+            parties: r.u16("parties").map_err(codec)?,
+        };
+        let index = PartyIndex::new(r.u16("index").map_err(codec)?).ok_or_else(|| bad("index 0".into()))?;
+        let epoch = r.u64("epoch").map_err(codec)?;
+        let secret =
+            G::scalar_from_bytes(r.bytes("secret").map_err(codec)?).ok_or_else(|| bad("secret".into()))?;
+        let public_key = G::element_from_bytes(r.bytes("public key").map_err(codec)?)
+            .ok_or_else(|| bad("public key".into()))?;
         let mut public_shares = BTreeMap::new();
-        for (p, b) in &stored.public_shares {
-            public_shares.insert(
-                *p,
-                G::element_from_bytes(b).ok_or_else(|| bad(format!("public share of {p}")))?,
-            );
+        for _ in 0..r.u16("public share count").map_err(codec)? {
+            let p = PartyIndex::new(r.u16("party").map_err(codec)?).ok_or_else(|| bad("party 0".into()))?;
+            let x = G::element_from_bytes(r.bytes("public share").map_err(codec)?)
+                .ok_or_else(|| bad(format!("public share of {p}")))?;
+            if public_shares.insert(p, x).is_some() {
+                return Err(bad(format!("two public shares of {p}")));
+            }
         }
-        Self::new(
-            stored.threshold,
-            stored.index,
-            secret,
-            public_key,
-            public_shares,
-            stored.epoch,
-        )
+        r.finish().map_err(codec)?;
+        Self::new(threshold, index, secret, public_key, public_shares, epoch)
     }
+}
+
+/// The checks every key share of this crate passes, whatever its scheme (the generic
+/// [`KeyShare`] and GG18's share both call it): a valid (t, n), the index one of the n
+/// parties, one public share per party and none the identity, a public key that is not
+/// the identity, and a non-zero secret that matches its own public share. `what` names
+/// the share in the error.
+pub(crate) fn validate_share<G: Group>(
+    what: &str,
+    threshold: Threshold,
+    index: PartyIndex,
+    secret: &G::Scalar,
+    public_key: &G::Element,
+    public_shares: &BTreeMap<PartyIndex, G::Element>,
+) -> Result<(), ProtocolError> {
+    let bad = |m: &str| Err(ProtocolError::InvalidParameters(format!("{what}: {m}")));
+    Threshold::new(threshold.threshold, threshold.parties)?;
+    if !threshold.contains(index) {
+        return bad("index outside 1..=n");
+    }
+    if public_shares.len() != usize::from(threshold.parties)
+        || PartyIndex::range(threshold.parties).any(|p| !public_shares.contains_key(&p))
+    {
+        return bad("public shares do not cover exactly parties 1..=n");
+    }
+    if *public_key == G::identity() || public_shares.values().any(|x| *x == G::identity()) {
+        return bad("identity public key or public share");
+    }
+    if G::is_zero(secret) {
+        return bad("zero secret share");
+    }
+    if G::mul_base(secret) != public_shares[&index] {
+        return bad("secret does not match its public share");
+    }
+    Ok(())
 }
 
 impl<G: Group> Clone for KeyShare<G> {
@@ -177,19 +218,4 @@ impl<G: Group> fmt::Debug for KeyShare<G> {
             .field("epoch", &self.epoch)
             .finish()
     }
-}
-
-#[derive(Serialize, Deserialize, Zeroize)]
-#[zeroize(drop)]
-struct StoredShare {
-    group: String,
-    #[zeroize(skip)]
-    threshold: Threshold,
-    #[zeroize(skip)]
-    index: PartyIndex,
-    secret: Vec<u8>,
-    public_key: Vec<u8>,
-    #[zeroize(skip)]
-    public_shares: Vec<(PartyIndex, Vec<u8>)>,
-    epoch: u64,
 }

@@ -13,10 +13,14 @@
 //!
 //! Building blocks: [`transcript`] (Fiat-Shamir), [`vss`] (Feldman VSS, Lagrange),
 //! [`schnorr`] (proofs of knowledge), [`inbox`] (message intake and broadcast echo),
+//! [`driver`] (the one round driver every run sits on), [`codec`] (the versioned
+//! binary format of envelopes and stored shares),
 //! [`dkg`] (generic DKG and refresh over a [`group::Group`]).
 
 pub mod bls;
+pub mod codec;
 pub mod dkg;
+pub mod driver;
 pub mod eddsa;
 pub mod error;
 pub mod gg18;

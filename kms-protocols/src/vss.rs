@@ -1,13 +1,15 @@
-//! Feldman verifiable secret sharing and Lagrange interpolation.
+//! Feldman verifiable secret sharing, the commit-then-reveal of dealers' commitments,
+//! and Lagrange interpolation: the foundation every DKG of this crate is built on.
 
 use crate::error::{Fault, ProtocolError};
 use crate::group::{decode_element, decode_scalar, Group};
-use crate::inbox::{Echo, Inbox};
-use crate::message::{Envelope, Recipient};
-use crate::party::PartyIndex;
+use crate::inbox::Echo;
+use crate::party::{PartyIndex, SessionId};
+use crate::transcript::Transcript;
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroize;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 /// A secret polynomial f(x) = a_0 + a_1 x + ... + a_{t-1} x^{t-1}; zeroized on drop.
 pub struct Polynomial<G: Group> {
@@ -115,7 +117,7 @@ impl<G: Group> Commitments<G> {
 }
 
 /// A dealer's point-to-point share f(j), with the dealer's echo of the broadcast round
-/// that came before it (its commitments). Zeroized on drop.
+/// that came before it. Zeroized on drop.
 #[derive(Serialize, Deserialize, Zeroize)]
 #[zeroize(drop)]
 pub struct ShareMessage {
@@ -126,54 +128,78 @@ pub struct ShareMessage {
     pub echo: Echo,
 }
 
-/// Deal `poly` to every peer in `round`: f(j) point-to-point to each party j, with the
-/// echo of `echo_round`.
-pub fn deal_shares<G: Group>(
-    inbox: &mut Inbox,
-    round: u16,
-    echo_round: u16,
-    poly: &Polynomial<G>,
-) -> Vec<Envelope> {
-    let echo = inbox.echo(echo_round);
-    let peers: Vec<PartyIndex> = inbox.peers().iter().copied().collect();
-    peers
-        .into_iter()
-        .map(|to| {
-            let mut share = poly.evaluate(to);
-            let msg = ShareMessage {
-                share: G::scalar_to_bytes(&share),
-                echo: echo.clone(),
-            };
-            share.zeroize();
-            inbox.envelope(round, Recipient::One(to), &msg)
-        })
-        .collect()
+/// f(to), encoded for the wire, in a buffer that is zeroized on drop.
+pub fn deal_share<G: Group>(poly: &Polynomial<G>, to: PartyIndex) -> Zeroizing<Vec<u8>> {
+    let mut share = poly.evaluate(to);
+    let bytes = Zeroizing::new(G::scalar_to_bytes(&share));
+    share.zeroize();
+    bytes
 }
 
-/// Check a dealt share received in `env`: the dealer's echo of `echo_round`, a canonical
-/// scalar, non-zero unless `allow_zero` (a fresh key's dealer that sends zero is planting a
-/// known share; refresh sub-shares may be anything), consistent with the dealer's
-/// `commitments`. Every failure names the dealer. The caller zeroizes the result.
+/// Check a share `from` dealt to `me`: a canonical scalar, non-zero unless `allow_zero`
+/// (a fresh key's dealer that sends zero is planting a known share; refresh sub-shares
+/// may be anything), consistent with the dealer's `commitments`. Every failure names
+/// the dealer. The caller zeroizes the result.
 pub fn receive_share<G: Group>(
-    inbox: &Inbox,
-    echo_round: u16,
-    env: &Envelope,
+    me: PartyIndex,
+    from: PartyIndex,
+    share: &[u8],
     commitments: Option<&Commitments<G>>,
     allow_zero: bool,
 ) -> Result<G::Scalar, ProtocolError> {
-    let from = env.sender;
     let blame = |f| ProtocolError::culprit(from, f);
-    let msg: ShareMessage = env.decode()?;
-    inbox.check_echo(echo_round, from, &msg.echo)?;
-    let mut share = decode_scalar::<G>(&msg.share, "secret share").map_err(blame)?;
+    let mut share = decode_scalar::<G>(share, "secret share").map_err(blame)?;
     if !allow_zero && G::is_zero(&share) {
         return Err(blame(Fault::InvalidScalar("zero secret share".into())));
     }
-    if !commitments.is_some_and(|c| c.verify_share(inbox.me(), &share)) {
+    if !commitments.is_some_and(|c| c.verify_share(me, &share)) {
         share.zeroize();
         return Err(blame(Fault::InvalidShare));
     }
     Ok(share)
+}
+
+/// The hash commitment a dealer broadcasts before it reveals its Feldman commitments
+/// (commit-then-reveal): bound to `domain`, the session, the dealer, a `context` that
+/// names the run, the encoded commitments and a random `blind`. No dealer sees another
+/// dealer's commitments before it has fixed its own, so none can bias the key.
+pub fn commitment_hash(
+    domain: &'static [u8],
+    session: &SessionId,
+    dealer: PartyIndex,
+    context: &[u8],
+    vss: &[Vec<u8>],
+    blind: &[u8; 32],
+) -> [u8; 32] {
+    let mut t = Transcript::for_proof(domain, session, dealer);
+    t.append(b"context", context);
+    t.append_u64(b"len", vss.len() as u64);
+    for c in vss {
+        t.append(b"vss", c);
+    }
+    t.append(b"blind", blind);
+    let c = t.challenge(b"commitment");
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&c[..32]);
+    out
+}
+
+/// Check that a revealed `(vss, blind)` opens `expected` (constant-time comparison).
+pub fn check_opening(
+    domain: &'static [u8],
+    session: &SessionId,
+    dealer: PartyIndex,
+    context: &[u8],
+    vss: &[Vec<u8>],
+    blind: &[u8; 32],
+    expected: &[u8; 32],
+) -> Result<(), Fault> {
+    let opened = commitment_hash(domain, session, dealer, context, vss, blind);
+    if bool::from(opened.ct_eq(expected)) {
+        Ok(())
+    } else {
+        Err(Fault::BadDecommitment)
+    }
 }
 
 /// Lagrange coefficient at 0 of party `i` within `signers`.

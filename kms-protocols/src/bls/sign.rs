@@ -23,11 +23,10 @@
 //! which is all an echo round would give.
 
 use super::{verify_with_dst, Bls12381G1, BlsKeyShare, Fr, G1, G2, POP_DST, SIG_DST};
+use crate::driver::{round_messages, Driver, Incoming, Io, Rounds};
 use crate::error::{Fault, ProtocolError};
-use crate::inbox::{Inbox, RoundKind};
-use crate::message::{Envelope, Phase, ProtocolId, Recipient, Scheme};
+use crate::message::{Envelope, Phase, ProtocolId, Scheme};
 use crate::party::{PartyIndex, SessionId};
-use crate::state_machine::{StateMachine, Step};
 use crate::transcript::Transcript;
 use crate::vss::lagrange_at_zero;
 use rand_core::{CryptoRng, RngCore};
@@ -35,12 +34,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use zeroize::Zeroize;
 
-const ROUNDS: &[RoundKind] = &[RoundKind::Broadcast];
 const VERSION: u16 = 1;
 
 /// The round-1 broadcast.
 #[derive(Serialize, Deserialize)]
-pub(super) struct Partial {
+pub struct Partial {
     /// The epoch of the share that made the partial; shares of different epochs never
     /// combine (they lie on different polynomials).
     pub(super) epoch: u64,
@@ -51,12 +49,20 @@ pub(super) struct Partial {
     pub(super) signature: Vec<u8>,
 }
 
+round_messages! {
+    /// The messages of BLS signing: one round of partial signatures.
+    #[non_exhaustive]
+    pub enum SignMsg {
+        1 Broadcast Partial(Partial),
+    }
+}
+
 /// A threshold BLS signing run (or proof-of-possession run) for one signer.
-///
-/// It holds no secret: the local partial signature is computed when the run starts,
-/// and the secret share is not kept.
-pub struct Signing {
-    inbox: Inbox,
+pub type Signing = Driver<SigningRounds>;
+
+/// The round logic of BLS signing. It holds no secret: the local partial signature is
+/// computed when the run starts, and the secret share is not kept.
+pub struct SigningRounds {
     signers: Vec<PartyIndex>,
     epoch: u64,
     dst: &'static [u8],
@@ -82,7 +88,7 @@ pub fn start_sign<R: RngCore + CryptoRng>(
     rng: &mut R,
 ) -> Result<(Signing, Vec<Envelope>), ProtocolError> {
     let _ = rng;
-    Signing::start(session, share, signers, message.to_vec(), SIG_DST)
+    SigningRounds::start(session, share, signers, message.to_vec(), SIG_DST)
 }
 
 /// Start producing a proof of possession of the group public key: a threshold
@@ -96,7 +102,7 @@ pub fn start_pop<R: RngCore + CryptoRng>(
 ) -> Result<(Signing, Vec<Envelope>), ProtocolError> {
     let _ = rng;
     let message = super::public_key_bytes(share).to_vec();
-    Signing::start(session, share, signers, message, POP_DST)
+    SigningRounds::start(session, share, signers, message, POP_DST)
 }
 
 fn statement_digest(dst: &[u8], message: &[u8]) -> [u8; 32] {
@@ -109,14 +115,14 @@ fn statement_digest(dst: &[u8], message: &[u8]) -> [u8; 32] {
     out
 }
 
-impl Signing {
+impl SigningRounds {
     fn start(
         session: SessionId,
         share: &BlsKeyShare,
         signers: &[PartyIndex],
         message: Vec<u8>,
         dst: &'static [u8],
-    ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
+    ) -> Result<(Signing, Vec<Envelope>), ProtocolError> {
         let threshold = share.threshold();
         let me = share.index();
         let set = threshold.signer_set(signers)?;
@@ -125,8 +131,6 @@ impl Signing {
             phase: Phase::Sign,
             version: VERSION,
         };
-        let mut inbox = Inbox::new(protocol, session, me, &set, ROUNDS)?;
-
         let mut secret: Fr = *share.secret();
         let own = G2::hash(&message, dst) * secret;
         secret.zeroize();
@@ -136,33 +140,28 @@ impl Signing {
             .iter()
             .filter_map(|p| share.public_shares().get(p).map(|x| (*p, *x)))
             .collect();
-        let msg = inbox.envelope(
-            1,
-            Recipient::All,
-            &Partial {
+        Driver::new(protocol, session, me, &set, |io| {
+            io.broadcast::<1>(&Partial {
                 epoch: share.epoch(),
                 statement,
                 signature: own.to_compressed().to_vec(),
-            },
-        );
-        let run = Self {
-            inbox,
-            signers: set.into_iter().collect(),
-            epoch: share.epoch(),
-            dst,
-            message,
-            statement,
-            public_key: *share.public_key(),
-            public_shares,
-            partials: BTreeMap::from([(me, own)]),
-        };
-        Ok((run, vec![msg]))
+            });
+            Ok(Self {
+                signers: set.iter().copied().collect(),
+                epoch: share.epoch(),
+                dst,
+                message,
+                statement,
+                public_key: *share.public_key(),
+                public_shares,
+                partials: BTreeMap::from([(me, own)]),
+            })
+        })
     }
 
     /// Check one received partial signature, blaming its sender for any fault.
-    fn check_partial(&self, from: PartyIndex, env: &Envelope) -> Result<G2, ProtocolError> {
+    fn check_partial(&self, from: PartyIndex, p: &Partial) -> Result<G2, ProtocolError> {
         let blame = |f| ProtocolError::culprit(from, f);
-        let p: Partial = env.decode()?;
         if p.epoch != self.epoch {
             return Err(blame(Fault::Other(format!(
                 "partial signature from a share of epoch {}, this share is of epoch {}; \
@@ -223,39 +222,27 @@ impl Signing {
     }
 }
 
-impl StateMachine for Signing {
+impl Rounds for SigningRounds {
+    type Msg = SignMsg;
     type Output = [u8; 96];
 
-    fn party(&self) -> PartyIndex {
-        self.inbox.me()
+    /// Each partial is checked as it arrives (on its own, against its signer's public
+    /// share), so a fault is reported at once, not when the last partial is in.
+    fn on_arrival(&mut self, from: PartyIndex, msg: &SignMsg) -> Result<(), ProtocolError> {
+        let SignMsg::Partial(p) = msg;
+        let sigma = self.check_partial(from, p)?;
+        self.partials.insert(from, sigma);
+        Ok(())
     }
 
-    fn handle<R: RngCore + CryptoRng>(
+    fn round<R: RngCore + CryptoRng>(
         &mut self,
-        msg: Envelope,
+        _round: u16,
+        _msgs: Incoming<SignMsg>,
+        _io: &mut Io<'_, SignMsg>,
         _rng: &mut R,
-    ) -> Result<Step<[u8; 96]>, ProtocolError> {
-        let from = msg.sender;
-        // The inbox takes the envelope; the copy is checked once the inbox has accepted
-        // it (sender, session, round, addressing), so a fault is reported on arrival.
-        let received = msg.clone();
-        self.inbox.accept(msg)?;
-        match self.check_partial(from, &received) {
-            Ok(sigma) => {
-                self.partials.insert(from, sigma);
-            }
-            Err(e) => {
-                self.inbox.finish();
-                return Err(e);
-            }
-        }
-        if !self.inbox.current_complete() {
-            return Ok(Step::wait());
-        }
-        let _ = self.inbox.advance();
-        let result = self.aggregate();
-        self.inbox.finish();
-        result.map(|sig| Step::done(Vec::new(), sig))
+    ) -> Result<Option<[u8; 96]>, ProtocolError> {
+        self.aggregate().map(Some)
     }
 }
 

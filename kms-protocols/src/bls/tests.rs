@@ -496,12 +496,20 @@ fn bad_envelopes_name_the_sender() {
     env.payload.clear();
     expect(&mut run, env, p(2), &malformed);
 
-    // Duplicate: the second copy is refused, the run goes on and still finishes.
+    // Duplicate: the second copy is refused, and the run is aborted: it refuses
+    // everything after, even the partial it still lacked.
     let mut run = fresh();
     assert!(run.handle(from2.clone(), &mut rng).unwrap().is_waiting());
     expect(&mut run, from2.clone(), p(2), &|f| {
         matches!(f, Fault::Duplicate { round: 1 })
     });
+    assert_eq!(
+        run.handle(from3.clone(), &mut rng).unwrap_err(),
+        ProtocolError::Finished
+    );
+    // Without the duplicate, the same messages make the signature.
+    let mut run = fresh();
+    assert!(run.handle(from2.clone(), &mut rng).unwrap().is_waiting());
     let step = run.handle(from3.clone(), &mut rng).unwrap();
     let sig = step.output.unwrap();
     assert!(verify(&public_key_bytes(&shares[&p(1)]), b"m", &sig));
@@ -521,26 +529,32 @@ fn bad_envelopes_name_the_sender() {
     // Unknown sender: a key holder outside the signer set, someone outside the key, and
     // a message claiming to be from ourselves.
     let two = BTreeMap::from([(p(1), &shares[&p(1)]), (p(2), &shares[&p(2)])]);
-    let (mut pair, _) = start_all(&two, &messages, false);
-    let mut run = pair.remove(&p(1)).unwrap();
-    expect(&mut run, from3.clone(), p(3), &|f| *f == Fault::UnknownSender);
+    let fresh_pair = || start_all(&two, &messages, false).0.remove(&p(1)).unwrap();
+    expect(&mut fresh_pair(), from3.clone(), p(3), &|f| {
+        *f == Fault::UnknownSender
+    });
     for sender in [p(7), p(1)] {
         let mut env = from2.clone();
         env.sender = sender;
-        expect(&mut run, env, sender, &|f| *f == Fault::UnknownSender);
+        expect(&mut fresh_pair(), env, sender, &|f| *f == Fault::UnknownSender);
     }
 
-    // Another session or protocol phase, and point-to-point addressing.
-    let mut run = fresh();
+    // Another session or protocol phase, and point-to-point addressing; each aborts
+    // the run it is fed to.
     let mut env = from2.clone();
     env.session = SessionId::derive(b"another run");
-    expect(&mut run, env, p(2), &|f| matches!(f, Fault::WrongSession(_)));
+    expect(&mut fresh(), env, p(2), &|f| matches!(f, Fault::WrongSession(_)));
     let mut env = from2.clone();
     env.protocol.phase = crate::message::Phase::Dkg;
-    expect(&mut run, env, p(2), &|f| matches!(f, Fault::WrongSession(_)));
+    expect(&mut fresh(), env, p(2), &|f| matches!(f, Fault::WrongSession(_)));
     let mut env = from2.clone();
     env.recipient = Recipient::One(p(1));
+    let mut run = fresh();
     expect(&mut run, env, p(2), &|f| matches!(f, Fault::WrongRecipient(_)));
+    assert_eq!(
+        run.handle(from2.clone(), &mut rng).unwrap_err(),
+        ProtocolError::Finished
+    );
 }
 
 #[test]

@@ -18,13 +18,13 @@
 //! run, are taken out of it when the signature share is computed and zeroized then, so
 //! one nonce pair serves one signing only.
 
+use crate::driver::{round_messages, Driver, Incoming, Io, Rounds};
 use crate::error::{Fault, ProtocolError};
 use crate::group::Group;
-use crate::inbox::{Echo, Inbox, RoundKind};
+use crate::inbox::Echo;
 use crate::key_share::KeyShare;
-use crate::message::{Envelope, Phase, ProtocolId, Recipient, Scheme};
+use crate::message::{Envelope, Phase, ProtocolId, Scheme};
 use crate::party::{PartyIndex, SessionId};
-use crate::state_machine::{StateMachine, Step};
 use crate::vss::lagrange_at_zero;
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::traits::Identity;
@@ -38,7 +38,6 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::group::{decode_point, decode_scalar, point_to_bytes, Ed25519};
 
-const ROUNDS: &[RoundKind] = &[RoundKind::Broadcast, RoundKind::Broadcast];
 const VERSION: u16 = 1;
 
 /// The RFC 9591 contextString of FROST(Ed25519, SHA-512).
@@ -219,17 +218,28 @@ struct SecretShare(Scalar);
 // Wire messages.
 // ---------------------------------------------------------------------------------------
 
+/// Round 1: the signer's nonce commitments (D_i, E_i) and its share's epoch.
 #[derive(Serialize, Deserialize)]
-struct Round1 {
+pub struct Round1 {
     hiding: [u8; 32],
     binding: [u8; 32],
     epoch: u64,
 }
 
+/// Round 2: the signature share z_i and the signer's view of round 1.
 #[derive(Serialize, Deserialize)]
-struct Round2 {
+pub struct Round2 {
     share: [u8; 32],
     echo: Echo,
+}
+
+round_messages! {
+    /// The messages of FROST signing, one variant per round.
+    #[non_exhaustive]
+    pub enum SignMsg {
+        1 Broadcast Commit(Round1),
+        2 Broadcast Share(Round2) echoes 1,
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -245,8 +255,11 @@ struct Aggregation {
 }
 
 /// One signer's run of FROST(Ed25519, SHA-512). Output: the 64-byte signature R || S.
-pub struct Signing {
-    inbox: Inbox,
+pub type Signing = Driver<SigningRounds>;
+
+/// The round logic of one signer's FROST run.
+pub struct SigningRounds {
+    me: PartyIndex,
     epoch: u64,
     public_key: EdwardsPoint,
     /// X_j of every signer.
@@ -299,8 +312,6 @@ pub(crate) fn start_sign_with_randomness(
         phase: Phase::Sign,
         version: VERSION,
     };
-    // Refuses a signer set without us.
-    let mut inbox = Inbox::new(protocol, session, me, &set, ROUNDS)?;
     let public_shares = set
         .iter()
         .map(|p| {
@@ -311,36 +322,33 @@ pub(crate) fn start_sign_with_randomness(
                 .ok_or_else(|| ProtocolError::InvalidParameters(format!("no public share of {p}")))
         })
         .collect::<Result<BTreeMap<_, _>, _>>()?;
-
-    let nonces = SigningNonces::from_randomness(hiding_randomness, binding_randomness, share.secret());
-    let commitment = nonces.commitment();
-    let msg = inbox.envelope(
-        1,
-        Recipient::All,
-        &Round1 {
+    // Refuses a signer set without us.
+    Driver::new(protocol, session, me, &set, |io| {
+        let nonces = SigningNonces::from_randomness(hiding_randomness, binding_randomness, share.secret());
+        let commitment = nonces.commitment();
+        io.broadcast::<1>(&Round1 {
             hiding: point_to_bytes(&commitment.hiding),
             binding: point_to_bytes(&commitment.binding),
             epoch: share.epoch(),
-        },
-    );
-    let mut commitments = CommitmentList::new();
-    commitments.insert(me, commitment);
-    let run = Signing {
-        inbox,
-        epoch: share.epoch(),
-        public_key: *share.public_key(),
-        public_shares,
-        signers: set.into_iter().collect(),
-        message: message.to_vec(),
-        secret: Some(SecretShare(*share.secret())),
-        nonces: Some(nonces),
-        commitments,
-        aggregation: None,
-    };
-    Ok((run, vec![msg]))
+        });
+        let mut commitments = CommitmentList::new();
+        commitments.insert(me, commitment);
+        Ok(SigningRounds {
+            me,
+            epoch: share.epoch(),
+            public_key: *share.public_key(),
+            public_shares,
+            signers: set.iter().copied().collect(),
+            message: message.to_vec(),
+            secret: Some(SecretShare(*share.secret())),
+            nonces: Some(nonces),
+            commitments,
+            aggregation: None,
+        })
+    })
 }
 
-impl Signing {
+impl SigningRounds {
     /// The signer set, ascending.
     pub fn signers(&self) -> &[PartyIndex] {
         &self.signers
@@ -352,7 +360,7 @@ impl Signing {
     }
 
     fn me(&self) -> PartyIndex {
-        self.inbox.me()
+        self.me
     }
 
     fn lambda(&self, p: PartyIndex) -> Result<Scalar, ProtocolError> {
@@ -361,10 +369,13 @@ impl Signing {
     }
 
     /// Round 1 in: every peer's nonce commitments. Out: our signature share.
-    fn round1(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
-        for (from, env) in msgs {
+    fn round1(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Round1>,
+        io: &mut Io<'_, SignMsg>,
+    ) -> Result<(), ProtocolError> {
+        for (from, r1) in msgs {
             let blame = |f| ProtocolError::culprit(from, f);
-            let r1: Round1 = env.decode()?;
             if r1.epoch != self.epoch {
                 return Err(blame(Fault::Other(format!(
                     "signs with a share of epoch {}, ours is of epoch {}: shares from before \
@@ -395,35 +406,26 @@ impl Signing {
         drop(nonces);
         drop(secret);
 
-        let echo = self.inbox.echo(1);
-        let out = self.inbox.envelope(
-            2,
-            Recipient::All,
-            &Round2 {
-                share: own_share.to_bytes(),
-                echo,
-            },
-        );
+        io.broadcast::<2>(&Round2 {
+            share: own_share.to_bytes(),
+            echo: io.echo(1),
+        });
         self.aggregation = Some(Aggregation {
             binding_factors,
             group_commitment,
             challenge,
             own_share,
         });
-        Ok(vec![out])
+        Ok(())
     }
 
     /// Round 2 in: every peer's signature share and its view of round 1. Out: the
     /// signature.
-    fn round2(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<[u8; 64], ProtocolError> {
-        // All echoes first: if a broadcast was inconsistent, the shares computed over
-        // different commitment lists would fail too, and blame the wrong party.
-        let mut shares = BTreeMap::new();
-        for (from, env) in &msgs {
-            let r2: Round2 = env.decode()?;
-            self.inbox.check_echo(1, *from, &r2.echo)?;
-            shares.insert(*from, r2.share);
-        }
+    /// The driver has checked every echo first: if a broadcast was inconsistent, the
+    /// shares computed over different commitment lists would fail too, and blame the
+    /// wrong party.
+    fn round2(&mut self, msgs: BTreeMap<PartyIndex, Round2>) -> Result<[u8; 64], ProtocolError> {
+        let shares = msgs.into_iter().map(|(from, r2)| (from, r2.share));
         let agg = self
             .aggregation
             .as_ref()
@@ -456,56 +458,41 @@ impl Signing {
         }
         Ok(signature)
     }
+}
 
-    fn abort(&mut self) {
-        self.inbox.finish();
-        self.nonces = None;
-        self.secret = None;
+impl Signing {
+    /// The signer set, ascending (empty once the run is over).
+    pub fn signers(&self) -> &[PartyIndex] {
+        self.rounds().map_or(&[], |r| r.signers())
+    }
+
+    /// The message being signed (empty once the run is over).
+    pub fn message(&self) -> &[u8] {
+        self.rounds().map_or(&[], |r| r.message())
     }
 }
 
-impl StateMachine for Signing {
+impl Rounds for SigningRounds {
+    type Msg = SignMsg;
     type Output = [u8; 64];
 
-    fn party(&self) -> PartyIndex {
-        self.inbox.me()
-    }
-
-    fn handle<R: RngCore + CryptoRng>(
+    fn round<R: RngCore + CryptoRng>(
         &mut self,
-        msg: Envelope,
+        round: u16,
+        msgs: Incoming<SignMsg>,
+        io: &mut Io<'_, SignMsg>,
         _rng: &mut R,
-    ) -> Result<Step<[u8; 64]>, ProtocolError> {
-        self.inbox.accept(msg)?;
-        let mut outgoing = Vec::new();
-        while self.inbox.current_complete() {
-            let round = self.inbox.current_round();
-            let msgs = self.inbox.advance();
-            let result = match round {
-                1 => self.round1(msgs).map(|m| outgoing.extend(m)),
-                _ => match self.round2(msgs) {
-                    Ok(signature) => {
-                        self.inbox.finish();
-                        return Ok(Step::done(outgoing, signature));
-                    }
-                    Err(e) => Err(e),
-                },
-            };
-            if let Err(e) = result {
-                self.abort();
-                return Err(e);
-            }
+    ) -> Result<Option<[u8; 64]>, ProtocolError> {
+        match round {
+            1 => self.round1(msgs.take::<1>()?, io).map(|()| None),
+            _ => self.round2(msgs.take::<2>()?).map(Some),
         }
-        Ok(Step::send(outgoing))
     }
 }
 
-impl fmt::Debug for Signing {
+impl fmt::Debug for SigningRounds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Signing")
-            .field("party", &self.inbox.me())
-            .field("session", &self.inbox.session())
-            .field("round", &self.inbox.current_round())
+        f.debug_struct("SigningRounds")
             .field("signers", &self.signers)
             .field("epoch", &self.epoch)
             .field("secret", &"<redacted>")
@@ -533,6 +520,7 @@ mod tests {
     use super::*;
     use crate::eddsa::{start_dkg, EddsaKeyShare};
     use crate::party::Threshold;
+    use crate::state_machine::StateMachine;
     use crate::testing::run_to_completion;
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
@@ -554,12 +542,21 @@ mod tests {
         let signers = [shares[0].index(), shares[1].index()];
         let (mut a, a1) = start_sign(session, &shares[0], &signers, b"m", &mut rng).unwrap();
         let (mut b, b1) = start_sign(session, &shares[1], &signers, b"m", &mut rng).unwrap();
-        assert!(a.nonces.is_some() && a.secret.is_some());
+        let secrets = |run: &Signing| {
+            let r = run.rounds().expect("the run is going");
+            (r.nonces.is_some(), r.secret.is_some())
+        };
+        assert_eq!(secrets(&a), (true, true));
         let step = a.handle(b1[0].clone(), &mut rng).unwrap();
         assert_eq!(step.outgoing.len(), 1);
-        assert!(a.nonces.is_none() && a.secret.is_none(), "nonces stay in the run");
-        // Replaying round 1 cannot make the run sign again.
-        assert!(a.handle(b1[0].clone(), &mut rng).is_err());
+        assert_eq!(secrets(&a), (false, false), "nonces stay in the run");
+        // Replaying round 1 cannot make a run sign again: it aborts it, dropping every
+        // secret it still held. (A second run of the same signer shows it, so that `a`
+        // can finish below.)
+        let (mut again, _) = start_sign(session, &shares[0], &signers, b"m", &mut rng).unwrap();
+        let _ = again.handle(b1[0].clone(), &mut rng).unwrap();
+        assert!(again.handle(b1[0].clone(), &mut rng).is_err());
+        assert!(again.is_finished() && again.rounds().is_none());
         let step_b = b.handle(a1[0].clone(), &mut rng).unwrap();
         let done = a.handle(step_b.outgoing[0].clone(), &mut rng).unwrap();
         assert!(done.output.is_some());
@@ -581,7 +578,7 @@ mod tests {
         let shares = keys(&mut rng);
         let signers = [shares[0].index(), shares[2].index()];
         let (run, _) = start_sign(SessionId::random(&mut rng), &shares[0], &signers, b"m", &mut rng).unwrap();
-        let nonces = run.nonces.as_ref().unwrap();
+        let nonces = run.rounds().unwrap().nonces.as_ref().unwrap();
         let text = format!("{run:?}");
         assert!(text.contains("<redacted>"));
         for secret in [nonces.hiding, nonces.binding, *shares[0].secret()] {

@@ -15,45 +15,55 @@
 
 use super::aux_info::{AuxPublic, AuxSecret, PeerAux, VerifiedAux};
 use super::zk::no_small_factor::NoSmallFactorProof;
+use crate::driver::{round_messages, Driver, Incoming, Io, Rounds};
 use crate::error::ProtocolError;
-use crate::inbox::{Echo, Inbox, RoundKind};
-use crate::message::{Envelope, Phase, ProtocolId, Recipient, Scheme};
+use crate::inbox::Echo;
+use crate::message::{Envelope, Phase, ProtocolId, Scheme};
 use crate::party::{PartyIndex, SessionId, Threshold};
-use crate::state_machine::{StateMachine, Step};
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-const ROUNDS: &[RoundKind] = &[RoundKind::Broadcast, RoundKind::P2p];
 pub(crate) const VERSION: u16 = 1;
 
 /// Round 1: the sender's public aux material with Πmod and Πprm.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Round1 {
+pub struct Round1 {
     pub(crate) aux: AuxPublic,
 }
 
 /// Round 2: Πfac for the recipient, and the sender's view of round 1.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Round2 {
+pub struct Round2 {
     pub(crate) fac: NoSmallFactorProof,
     pub(crate) echo: Echo,
 }
 
+round_messages! {
+    /// The messages of the aux exchange, one variant per round.
+    #[non_exhaustive]
+    pub enum AuxMsg {
+        1 Broadcast Material(Round1),
+        2 P2p NoSmallFactor(Round2) echoes 1,
+    }
+}
+
 /// One party's aux-exchange run; its output is every other party's verified
 /// [`PeerAux`], by index.
-pub struct AuxExchange {
-    inbox: Inbox,
+pub type AuxExchange = Driver<AuxRounds>;
+
+/// The round logic of the aux exchange.
+pub struct AuxRounds {
+    me: PartyIndex,
     contexts: BTreeMap<PartyIndex, Vec<u8>>,
     aux: AuxSecret,
     verified: BTreeMap<PartyIndex, VerifiedAux>,
 }
 
-impl std::fmt::Debug for AuxExchange {
+impl std::fmt::Debug for AuxRounds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuxExchange")
-            .field("me", &self.inbox.me())
-            .field("round", &self.inbox.current_round())
+        f.debug_struct("AuxRounds")
+            .field("me", &self.me)
             .field("aux", &self.aux)
             .finish()
     }
@@ -93,23 +103,23 @@ impl AuxExchange {
             phase: Phase::Aux,
             version: VERSION,
         };
-        let mut inbox = Inbox::new(protocol, session, me, &set, ROUNDS)?;
-        let own_context = contexts
-            .get(&me)
-            .ok_or_else(|| ProtocolError::InvalidParameters(format!("{me} is not one of the parties")))?;
-        let public = aux.prove_for_node(rng, own_context)?;
-        let msg = inbox.envelope(1, Recipient::All, &Round1 { aux: public });
-        Ok((
-            Self {
-                inbox,
+        Driver::new(protocol, session, me, &set, |io| {
+            let own_context = contexts
+                .get(&me)
+                .ok_or_else(|| ProtocolError::InvalidParameters(format!("{me} is not one of the parties")))?;
+            let public = aux.prove_for_node(rng, own_context)?;
+            io.broadcast::<1>(&Round1 { aux: public });
+            Ok(AuxRounds {
+                me,
                 contexts,
                 aux: aux.clone(),
                 verified: BTreeMap::new(),
-            },
-            vec![msg],
-        ))
+            })
+        })
     }
+}
 
+impl AuxRounds {
     fn context(&self, party: PartyIndex) -> Result<&[u8], ProtocolError> {
         self.contexts
             .get(&party)
@@ -119,20 +129,19 @@ impl AuxExchange {
 
     fn round1<R: RngCore + CryptoRng>(
         &mut self,
-        msgs: BTreeMap<PartyIndex, Envelope>,
+        msgs: BTreeMap<PartyIndex, Round1>,
+        io: &mut Io<'_, AuxMsg>,
         rng: &mut R,
-    ) -> Result<Vec<Envelope>, ProtocolError> {
-        for (from, env) in msgs {
-            let r1: Round1 = env.decode()?;
+    ) -> Result<(), ProtocolError> {
+        for (from, r1) in msgs {
             let verified = r1
                 .aux
                 .verify_for_node(self.context(from)?)
                 .map_err(|f| ProtocolError::culprit(from, f))?;
             self.verified.insert(from, verified);
         }
-        let me = self.inbox.me();
-        let echo = self.inbox.echo(1);
-        let mut out = Vec::with_capacity(self.verified.len());
+        let me = self.me;
+        let echo = io.echo(1);
         for (to, peer) in &self.verified {
             let fac = self
                 .aux
@@ -141,19 +150,17 @@ impl AuxExchange {
                 fac,
                 echo: echo.clone(),
             };
-            out.push(self.inbox.envelope(2, Recipient::One(*to), &r2));
+            io.send::<2>(*to, &r2);
         }
-        Ok(out)
+        Ok(())
     }
 
     fn round2(
         &mut self,
-        msgs: BTreeMap<PartyIndex, Envelope>,
+        msgs: BTreeMap<PartyIndex, Round2>,
     ) -> Result<BTreeMap<PartyIndex, PeerAux>, ProtocolError> {
         let mut out = BTreeMap::new();
-        for (from, env) in msgs {
-            let r2: Round2 = env.decode()?;
-            self.inbox.check_echo(1, from, &r2.echo)?;
+        for (from, r2) in msgs {
             let verified = self
                 .verified
                 .remove(&from)
@@ -163,46 +170,25 @@ impl AuxExchange {
                 .map_err(|f| ProtocolError::culprit(from, f))?;
             out.insert(from, peer.with_party(from));
         }
-        self.inbox.finish();
         Ok(out)
     }
 }
 
-impl StateMachine for AuxExchange {
+impl Rounds for AuxRounds {
+    type Msg = AuxMsg;
     type Output = BTreeMap<PartyIndex, PeerAux>;
 
-    fn party(&self) -> PartyIndex {
-        self.inbox.me()
-    }
-
-    fn handle<R: RngCore + CryptoRng>(
+    fn round<R: RngCore + CryptoRng>(
         &mut self,
-        msg: Envelope,
+        round: u16,
+        msgs: Incoming<AuxMsg>,
+        io: &mut Io<'_, AuxMsg>,
         rng: &mut R,
-    ) -> Result<Step<Self::Output>, ProtocolError> {
-        self.inbox.accept(msg)?;
-        let mut outgoing = Vec::new();
-        while self.inbox.current_complete() {
-            let round = self.inbox.current_round();
-            let msgs = self.inbox.advance();
-            let result = if round == 1 {
-                self.round1(msgs, rng)
-            } else {
-                match self.round2(msgs) {
-                    Ok(out) => return Ok(Step::done(outgoing, out)),
-                    Err(e) => Err(e),
-                }
-            };
-            match result {
-                Ok(m) => outgoing.extend(m),
-                Err(e) => {
-                    self.inbox.finish();
-                    self.verified.clear();
-                    return Err(e);
-                }
-            }
+    ) -> Result<Option<Self::Output>, ProtocolError> {
+        match round {
+            1 => self.round1(msgs.take::<1>()?, io, rng).map(|()| None),
+            _ => self.round2(msgs.take::<2>()?).map(Some),
         }
-        Ok(Step::send(outgoing))
     }
 }
 
@@ -229,6 +215,7 @@ mod tests {
     };
     use crate::gg18::tests::{check_signature, dkg_with, sign};
     use crate::gg18::zk::modulus::ModulusProof;
+    use crate::message::Recipient;
     use crate::message::{decode_payload, encode};
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;

@@ -60,28 +60,14 @@ impl<M: MtaBackend> KeyShareOf<M> {
 
     fn validate(&self) -> Result<(), ProtocolError> {
         let bad = |m: &str| Err(ProtocolError::InvalidParameters(format!("GG18 key share: {m}")));
-        Threshold::new(self.threshold.threshold, self.threshold.parties)?;
-        if !self.threshold.contains(self.index) {
-            return bad("index outside 1..=n");
-        }
-        if self.public_shares.len() != usize::from(self.threshold.parties)
-            || PartyIndex::range(self.threshold.parties).any(|p| !self.public_shares.contains_key(&p))
-        {
-            return bad("public shares do not cover exactly parties 1..=n");
-        }
-        if self.public_key == ProjectivePoint::IDENTITY
-            || self
-                .public_shares
-                .values()
-                .any(|x| *x == ProjectivePoint::IDENTITY)
-        {
-            return bad("identity public key or public share");
-        }
-        if Secp256k1::is_zero(&self.secret)
-            || Secp256k1::mul_base(&self.secret) != self.public_shares[&self.index]
-        {
-            return bad("secret does not match its public share");
-        }
+        crate::key_share::validate_share::<Secp256k1>(
+            "GG18 key share",
+            self.threshold,
+            self.index,
+            &self.secret,
+            &self.public_key,
+            &self.public_shares,
+        )?;
         let peers: Vec<PartyIndex> = PartyIndex::range(self.threshold.parties)
             .filter(|p| *p != self.index)
             .collect();

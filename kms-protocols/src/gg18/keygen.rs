@@ -19,30 +19,26 @@
 use super::key_share::KeyShareOf;
 use super::mta_backend::MtaBackend;
 use super::secp256k1::Secp256k1;
+use crate::driver::{round_messages, Driver, Incoming, Io, Rounds};
 use crate::error::{Fault, ProtocolError};
 use crate::group::Group;
-use crate::inbox::{Echo, Inbox, RoundKind};
-use crate::message::{Envelope, Phase, ProtocolId, Recipient, Scheme};
+use crate::inbox::Echo;
+use crate::message::{Envelope, Phase, ProtocolId, Scheme};
 use crate::party::{PartyIndex, SessionId, Threshold};
 use crate::schnorr::SchnorrProof;
 use crate::state_machine::{StateMachine, Step};
 use crate::transcript::Transcript;
-use crate::vss::{deal_shares, receive_share, Commitments, Polynomial};
+use crate::vss::{
+    check_opening, commitment_hash, deal_share, receive_share, Commitments, Polynomial, ShareMessage,
+};
 use k256::{ProjectivePoint, Scalar};
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
-const ROUNDS: &[RoundKind] = &[
-    RoundKind::Broadcast,
-    RoundKind::Broadcast,
-    RoundKind::P2p,
-    RoundKind::Broadcast,
-    RoundKind::Broadcast,
-];
+const COMMITMENT_DOMAIN: &[u8] = b"gg18-keygen-commitment";
 pub(crate) const VERSION: u16 = 1;
 
 #[derive(Serialize, Deserialize)]
@@ -68,6 +64,17 @@ pub(crate) struct Round5 {
     pub(crate) echo: Echo,
 }
 
+round_messages! {
+    /// The messages of the GG18 DKG, one variant per round.
+    pub(crate) enum KeygenMsg {
+        1 Broadcast Commit(Round1),
+        2 Broadcast Reveal(Round2) echoes 1,
+        3 P2p Deal(ShareMessage) echoes 2,
+        4 Broadcast Prove(Round4),
+        5 Broadcast Confirm(Round5) echoes 4,
+    }
+}
+
 /// What the DKG core produces; the caller attaches the aux material.
 pub(crate) struct KeygenOutput {
     pub(crate) secret: Scalar,
@@ -82,10 +89,14 @@ impl Drop for KeygenOutput {
 }
 
 /// The commit/decommit + Feldman VSS + proof-of-knowledge core of the GG18 DKG.
-pub(crate) struct KeygenCore {
+pub(crate) type KeygenCore = Driver<KeygenRounds>;
+
+/// The round logic of [`KeygenCore`].
+pub(crate) struct KeygenRounds {
     threshold: Threshold,
     context: [u8; 32],
-    inbox: Inbox,
+    session: SessionId,
+    me: PartyIndex,
     polynomial: Option<Polynomial<Secp256k1>>,
     own_vss: Commitments<Secp256k1>,
     own_blind: [u8; 32],
@@ -105,17 +116,7 @@ pub(crate) fn commit(
     vss: &[Vec<u8>],
     blind: &[u8; 32],
 ) -> [u8; 32] {
-    let mut t = Transcript::for_proof(b"gg18-keygen-commitment", session, dealer);
-    t.append(b"context", context);
-    t.append_u64(b"len", vss.len() as u64);
-    for c in vss {
-        t.append(b"vss", c);
-    }
-    t.append(b"blind", blind);
-    let c = t.challenge(b"commitment");
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&c[..32]);
-    out
+    commitment_hash(COMMITMENT_DOMAIN, session, dealer, context, vss, blind)
 }
 
 impl KeygenCore {
@@ -134,78 +135,101 @@ impl KeygenCore {
             phase: Phase::Dkg,
             version: VERSION,
         };
-        let inbox = Inbox::new(protocol, session, me, &parties, ROUNDS)?;
-        let u = Secp256k1::random_scalar(rng);
-        let polynomial = Polynomial::<Secp256k1>::random(u, threshold.threshold, rng);
-        let own_vss = polynomial.commit();
-        let mut own_blind = [0u8; 32];
-        rng.fill_bytes(&mut own_blind);
-        let commitment = commit(&session, me, &context, &own_vss.to_bytes(), &own_blind);
-        let mut run = Self {
-            threshold,
-            context,
-            inbox,
-            polynomial: Some(polynomial),
-            own_vss,
-            own_blind,
-            commitments: BTreeMap::new(),
-            vss: BTreeMap::new(),
-            secret: Scalar::ZERO,
-            public_shares: BTreeMap::new(),
-            public_key: ProjectivePoint::IDENTITY,
-            confirmation: [0; 32],
-        };
-        let msg = run.inbox.envelope(1, Recipient::All, &Round1 { commitment });
-        Ok((run, vec![msg]))
+        Driver::new(protocol, session, me, &parties, |io| {
+            let u = Secp256k1::random_scalar(rng);
+            let polynomial = Polynomial::<Secp256k1>::random(u, threshold.threshold, rng);
+            let own_vss = polynomial.commit();
+            let mut own_blind = [0u8; 32];
+            rng.fill_bytes(&mut own_blind);
+            let commitment = commit(&session, me, &context, &own_vss.to_bytes(), &own_blind);
+            io.broadcast::<1>(&Round1 { commitment });
+            Ok(KeygenRounds {
+                threshold,
+                context,
+                session,
+                me,
+                polynomial: Some(polynomial),
+                own_vss,
+                own_blind,
+                commitments: BTreeMap::new(),
+                vss: BTreeMap::new(),
+                secret: Scalar::ZERO,
+                public_shares: BTreeMap::new(),
+                public_key: ProjectivePoint::IDENTITY,
+                confirmation: [0; 32],
+            })
+        })
     }
+}
 
-    fn round1(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
-        for (from, env) in msgs {
-            let r1: Round1 = env.decode()?;
+impl KeygenRounds {
+    fn round1(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Round1>,
+        io: &mut Io<'_, KeygenMsg>,
+    ) -> Result<(), ProtocolError> {
+        for (from, r1) in msgs {
             self.commitments.insert(from, r1.commitment);
         }
-        let r2 = Round2 {
+        io.broadcast::<2>(&Round2 {
             vss: self.own_vss.to_bytes(),
             blind: self.own_blind,
-            echo: self.inbox.echo(1),
-        };
-        Ok(vec![self.inbox.envelope(2, Recipient::All, &r2)])
+            echo: io.echo(1),
+        });
+        Ok(())
     }
 
-    fn round2(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
-        let session = self.inbox.session();
-        for (from, env) in msgs {
+    fn round2(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Round2>,
+        io: &mut Io<'_, KeygenMsg>,
+    ) -> Result<(), ProtocolError> {
+        let session = self.session;
+        for (from, r2) in msgs {
             let blame = |f| ProtocolError::culprit(from, f);
-            let r2: Round2 = env.decode()?;
-            self.inbox.check_echo(1, from, &r2.echo)?;
             let expected = self
                 .commitments
                 .get(&from)
                 .ok_or_else(|| ProtocolError::Internal("missing round-1 commitment".into()))?;
-            let opened = commit(&session, from, &self.context, &r2.vss, &r2.blind);
-            if !bool::from(opened.ct_eq(expected)) {
-                return Err(blame(Fault::BadDecommitment));
-            }
+            check_opening(
+                COMMITMENT_DOMAIN,
+                &session,
+                from,
+                &self.context,
+                &r2.vss,
+                &r2.blind,
+                expected,
+            )
+            .map_err(blame)?;
             // Length = t and no identity entry (so y_j = g^u_j is not the identity).
             let c = Commitments::<Secp256k1>::from_bytes(&r2.vss, self.threshold.threshold, false)
                 .map_err(blame)?;
             self.vss.insert(from, c);
         }
-        let me = self.inbox.me();
+        let me = self.me;
         self.vss.insert(me, self.own_vss.clone());
         let poly = self.polynomial.as_ref().ok_or(ProtocolError::Finished)?;
         self.secret = poly.evaluate(me);
-        Ok(deal_shares(&mut self.inbox, 3, 2, poly))
+        let echo = io.echo(2);
+        for to in io.peers() {
+            let msg = ShareMessage {
+                share: deal_share(poly, to).to_vec(),
+                echo: echo.clone(),
+            };
+            io.send::<3>(to, &msg);
+        }
+        Ok(())
     }
 
     fn round3<R: RngCore + CryptoRng>(
         &mut self,
-        msgs: BTreeMap<PartyIndex, Envelope>,
+        msgs: BTreeMap<PartyIndex, ShareMessage>,
+        io: &mut Io<'_, KeygenMsg>,
         rng: &mut R,
-    ) -> Result<Vec<Envelope>, ProtocolError> {
-        let me = self.inbox.me();
-        for (from, env) in msgs {
-            let mut share = receive_share(&self.inbox, 2, &env, self.vss.get(&from), false)?;
+    ) -> Result<(), ProtocolError> {
+        let me = self.me;
+        for (from, msg) in msgs {
+            let mut share = receive_share(me, from, &msg.share, self.vss.get(&from), false)?;
             self.secret += share;
             share.zeroize();
         }
@@ -241,18 +265,22 @@ impl KeygenCore {
             &self.secret,
             &own,
             &self.pok_context(),
-            &self.inbox.session(),
+            &self.session,
             me,
             rng,
         );
-        Ok(vec![self.inbox.envelope(4, Recipient::All, &Round4 { proof })])
+        io.broadcast::<4>(&Round4 { proof });
+        Ok(())
     }
 
-    fn round4(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
-        let session = self.inbox.session();
+    fn round4(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Round4>,
+        io: &mut Io<'_, KeygenMsg>,
+    ) -> Result<(), ProtocolError> {
+        let session = self.session;
         let context = self.pok_context();
-        for (from, env) in msgs {
-            let r4: Round4 = env.decode()?;
+        for (from, r4) in msgs {
             let x = self
                 .public_shares
                 .get(&from)
@@ -262,22 +290,19 @@ impl KeygenCore {
                 .map_err(|f| ProtocolError::culprit(from, f))?;
         }
         self.confirmation = self.confirmation_hash();
-        let r5 = Round5 {
+        io.broadcast::<5>(&Round5 {
             confirmation: self.confirmation,
-            echo: self.inbox.echo(4),
-        };
-        Ok(vec![self.inbox.envelope(5, Recipient::All, &r5)])
+            echo: io.echo(4),
+        });
+        Ok(())
     }
 
-    fn round5(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<KeygenOutput, ProtocolError> {
-        for (from, env) in msgs {
-            let r5: Round5 = env.decode()?;
-            self.inbox.check_echo(4, from, &r5.echo)?;
+    fn round5(&mut self, msgs: BTreeMap<PartyIndex, Round5>) -> Result<KeygenOutput, ProtocolError> {
+        for (from, r5) in msgs {
             if r5.confirmation != self.confirmation {
                 return Err(ProtocolError::culprit(from, Fault::BadConfirmation));
             }
         }
-        self.inbox.finish();
         let out = KeygenOutput {
             secret: self.secret,
             public_key: self.public_key,
@@ -301,7 +326,7 @@ impl KeygenCore {
 
     fn confirmation_hash(&self) -> [u8; 32] {
         let mut t = Transcript::new(b"gg18-keygen-confirmation");
-        t.append(b"session", &self.inbox.session().0);
+        t.append(b"session", &self.session.0);
         t.append(b"context", &self.context);
         t.append_u64(b"t", u64::from(self.threshold.threshold));
         t.append_u64(b"n", u64::from(self.threshold.parties));
@@ -321,54 +346,31 @@ impl KeygenCore {
         out.copy_from_slice(&c[..32]);
         out
     }
-
-    fn abort(&mut self) {
-        self.inbox.finish();
-        self.polynomial = None;
-        self.secret.zeroize();
-    }
 }
 
-impl StateMachine for KeygenCore {
+impl Rounds for KeygenRounds {
+    type Msg = KeygenMsg;
     type Output = KeygenOutput;
 
-    fn party(&self) -> PartyIndex {
-        self.inbox.me()
-    }
-
-    fn handle<R: RngCore + CryptoRng>(
+    fn round<R: RngCore + CryptoRng>(
         &mut self,
-        msg: Envelope,
+        round: u16,
+        msgs: Incoming<KeygenMsg>,
+        io: &mut Io<'_, KeygenMsg>,
         rng: &mut R,
-    ) -> Result<Step<KeygenOutput>, ProtocolError> {
-        self.inbox.accept(msg)?;
-        let mut outgoing = Vec::new();
-        while self.inbox.current_complete() {
-            let round = self.inbox.current_round();
-            let msgs = self.inbox.advance();
-            let result = match round {
-                1 => self.round1(msgs),
-                2 => self.round2(msgs),
-                3 => self.round3(msgs, rng),
-                4 => self.round4(msgs),
-                _ => match self.round5(msgs) {
-                    Ok(out) => return Ok(Step::done(outgoing, out)),
-                    Err(e) => Err(e),
-                },
-            };
-            match result {
-                Ok(m) => outgoing.extend(m),
-                Err(e) => {
-                    self.abort();
-                    return Err(e);
-                }
-            }
+    ) -> Result<Option<KeygenOutput>, ProtocolError> {
+        match round {
+            1 => self.round1(msgs.take::<1>()?, io)?,
+            2 => self.round2(msgs.take::<2>()?, io)?,
+            3 => self.round3(msgs.take::<3>()?, io, rng)?,
+            4 => self.round4(msgs.take::<4>()?, io)?,
+            _ => return self.round5(msgs.take::<5>()?).map(Some),
         }
-        Ok(Step::send(outgoing))
+        Ok(None)
     }
 }
 
-impl Drop for KeygenCore {
+impl Drop for KeygenRounds {
     fn drop(&mut self) {
         self.secret.zeroize();
     }
@@ -501,6 +503,7 @@ pub(crate) fn recheck_payload(round: u16, payload: &[u8]) -> Option<Result<(), F
 pub(crate) mod tests {
     use super::*;
     use crate::gg18::test_support::{honest, p, rewrite, run, set_echo, Failure, Tamper};
+    use crate::message::Recipient;
     use crate::vss::lagrange_at_zero;
     use rand_chacha::rand_core::SeedableRng;
 

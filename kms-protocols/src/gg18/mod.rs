@@ -99,7 +99,7 @@ pub fn start_sign<R: RngCore + CryptoRng>(
     hash32: [u8; 32],
     rng: &mut R,
 ) -> Result<(Gg18Sign, Vec<Envelope>), ProtocolError> {
-    Gg18Sign::start(session, share.clone(), signers, hash32, None, rng)
+    sign::SignRounds::start(session, share.clone(), signers, hash32, None, rng)
 }
 
 /// [`start_sign`] taking this signing's precomputed randomness from `pool` (Paillier
@@ -114,7 +114,7 @@ pub fn start_sign_with<R: RngCore + CryptoRng>(
     pool: Option<&mut Gg18Precomputed>,
     rng: &mut R,
 ) -> Result<(Gg18Sign, Vec<Envelope>), ProtocolError> {
-    Gg18Sign::start(session, share.clone(), signers, hash32, pool, rng)
+    sign::SignRounds::start(session, share.clone(), signers, hash32, pool, rng)
 }
 
 /// Start a proactive refresh of `share` with all other holders: same public key, new

@@ -35,13 +35,13 @@ use super::phase5::{commit_points, open_points, Phase5bProof};
 use super::precompute::{PeerWork, PrecomputedOf};
 use super::secp256k1::{encode_point, scalar_from_digest, x_coordinate, Secp256k1};
 use super::signature::EcdsaSignature;
+use crate::driver::{round_messages, Driver, Incoming, Io, Rounds};
 use crate::error::{Fault, ProtocolError};
 use crate::group::{decode_scalar, Group};
-use crate::inbox::{Echo, Inbox, RoundKind};
-use crate::message::{Envelope, Phase, ProtocolId, Recipient, Scheme};
+use crate::inbox::Echo;
+use crate::message::{Envelope, Phase, ProtocolId, Scheme};
 use crate::party::{PartyIndex, SessionId};
 use crate::schnorr::SchnorrProof;
-use crate::state_machine::{StateMachine, Step};
 use crate::transcript::Transcript;
 use crate::vss::lagrange_at_zero;
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -51,56 +51,59 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use zeroize::Zeroize;
 
-use RoundKind::{Broadcast, P2p};
-const ROUNDS: &[RoundKind] = &[
-    Broadcast, P2p, P2p, Broadcast, Broadcast, Broadcast, Broadcast, Broadcast, Broadcast, Broadcast,
-];
 const VERSION: u16 = 1;
 
 pub(crate) const GAMMA_COMMIT: &[u8] = b"gg18-sign-gamma-commitment";
 const VA_COMMIT: &[u8] = b"gg18-sign-5a-commitment";
 const UT_COMMIT: &[u8] = b"gg18-sign-5c-commitment";
 
+/// Phase 1: the commitment to Gamma_i and Alice's ciphertext K_i, with the epoch.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Round1<C> {
+pub struct Round1<C> {
     pub(crate) epoch: u64,
     pub(crate) gamma_commitment: [u8; 32],
     pub(crate) cipher: C,
 }
 
+/// Alice's range proof for K_i, made for the recipient, with an echo of round 1.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Round2<P> {
+pub struct Round2<P> {
     pub(crate) proof: P,
     pub(crate) echo: Echo,
 }
 
+/// Bob's answers to both conversions (MtA for gamma, MtAwc for w).
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Round3<B> {
+pub struct Round3<B> {
     pub(crate) mta_gamma: B,
     pub(crate) mta_w: B,
 }
 
+/// Phase 3: delta_i.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Round4 {
+pub struct Round4 {
     pub(crate) delta: Vec<u8>,
 }
 
+/// Phase 4: the opening of Gamma_i with a proof of knowledge of gamma_i.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Round5 {
+pub struct Round5 {
     pub(crate) gamma_point: Vec<u8>,
     pub(crate) blind: [u8; 32],
     pub(crate) proof: SchnorrProof,
     pub(crate) echo: Echo,
 }
 
+/// Phases 5A and 5C: a commitment, with an echo of the previous broadcast.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Commit {
+pub struct Commit {
     pub(crate) commitment: [u8; 32],
     pub(crate) echo: Echo,
 }
 
+/// Phase 5B: the opening of V_i, A_i with its proof.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Round7 {
+pub struct Round7 {
     pub(crate) v: Vec<u8>,
     pub(crate) a: Vec<u8>,
     pub(crate) blind: [u8; 32],
@@ -108,19 +111,38 @@ pub(crate) struct Round7 {
     pub(crate) echo: Echo,
 }
 
+/// Phase 5D: the opening of U_i, T_i.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Round9 {
+pub struct Round9 {
     pub(crate) u: Vec<u8>,
     pub(crate) t: Vec<u8>,
     pub(crate) blind: [u8; 32],
     pub(crate) echo: Echo,
 }
 
+/// Phase 5E: s_i and l_i.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Round10 {
+pub struct Round10 {
     pub(crate) s: Vec<u8>,
     pub(crate) l: Vec<u8>,
     pub(crate) echo: Echo,
+}
+
+round_messages! {
+    /// The messages of GG18 signing, one variant per round.
+    #[non_exhaustive]
+    pub enum SignMsg<M: MtaBackend> {
+        1 Broadcast Phase1(Round1<M::Cipher>),
+        2 P2p RangeProof(Round2<M::AliceProof>) echoes 1,
+        3 P2p Mta(Round3<M::BobMsg>),
+        4 Broadcast Delta(Round4),
+        5 Broadcast OpenGamma(Round5) echoes 4,
+        6 Broadcast CommitVa(Commit) echoes 5,
+        7 Broadcast OpenVa(Round7) echoes 6,
+        8 Broadcast CommitUt(Commit) echoes 7,
+        9 Broadcast OpenUt(Round9) echoes 8,
+        10 Broadcast Reveal(Round10) echoes 9,
+    }
 }
 
 /// The run's secret values, zeroized on drop and on abort.
@@ -140,9 +162,12 @@ struct Secrets {
 }
 
 /// One signer's GG18 signing run.
-pub struct SignRun<M: MtaBackend> {
+pub type SignRun<M> = Driver<SignRounds<M>>;
+
+/// The round logic of one signer's GG18 signing run.
+pub struct SignRounds<M: MtaBackend> {
     key: KeyShareOf<M>,
-    inbox: Inbox,
+    session: SessionId,
     signers: Vec<PartyIndex>,
     hash: [u8; 32],
     m: Scalar,
@@ -188,7 +213,7 @@ fn unattributable(what: &str) -> ProtocolError {
     ))
 }
 
-impl<M: MtaBackend> SignRun<M> {
+impl<M: MtaBackend> SignRounds<M> {
     /// Start a run; returns it with its round-1 message. Precomputed randomness for
     /// this signing is taken from `pool` if given; what it lacks is computed inline.
     pub(crate) fn start<R: RngCore + CryptoRng>(
@@ -198,7 +223,7 @@ impl<M: MtaBackend> SignRun<M> {
         hash: [u8; 32],
         pool: Option<&mut PrecomputedOf<M>>,
         rng: &mut R,
-    ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
+    ) -> Result<(SignRun<M>, Vec<Envelope>), ProtocolError> {
         let set: BTreeSet<PartyIndex> = signers.iter().copied().collect();
         let bad = |m: String| Err(ProtocolError::InvalidParameters(m));
         if set.len() != signers.len() {
@@ -230,7 +255,6 @@ impl<M: MtaBackend> SignRun<M> {
             version: VERSION,
         };
         let me = key.index;
-        let inbox = Inbox::new(protocol, session, me, &set, ROUNDS)?;
 
         let mut big_w = BTreeMap::new();
         let mut secrets = Secrets::default();
@@ -267,9 +291,9 @@ impl<M: MtaBackend> SignRun<M> {
         };
         let (own_cipher, alice_state) = M::alice_encrypt(&key.aux_secret, &secrets.k, nonce);
         let epoch = key.epoch;
-        let mut run = Self {
+        let run = Self {
             key,
-            inbox,
+            session,
             signers,
             hash,
             m: scalar_from_digest(&hash),
@@ -298,16 +322,14 @@ impl<M: MtaBackend> SignRun<M> {
             ut_blind: [0; 32],
             ut_commitments: BTreeMap::new(),
         };
-        let msg = run.inbox.envelope(
-            1,
-            Recipient::All,
-            &Round1 {
+        Driver::new(protocol, session, me, &set, |io| {
+            io.broadcast::<1>(&Round1 {
                 epoch,
                 gamma_commitment,
                 cipher: own_cipher,
-            },
-        );
-        Ok((run, vec![msg]))
+            });
+            Ok(run)
+        })
     }
 
     fn me(&self) -> PartyIndex {
@@ -317,11 +339,11 @@ impl<M: MtaBackend> SignRun<M> {
     /// Phase 1 received: check epochs, keep ciphertexts, prove our range to each peer.
     fn round1<R: RngCore + CryptoRng>(
         &mut self,
-        msgs: BTreeMap<PartyIndex, Envelope>,
+        msgs: BTreeMap<PartyIndex, Round1<M::Cipher>>,
+        io: &mut Io<'_, SignMsg<M>>,
         rng: &mut R,
-    ) -> Result<Vec<Envelope>, ProtocolError> {
-        for (from, env) in msgs {
-            let r1: Round1<M::Cipher> = env.decode()?;
+    ) -> Result<(), ProtocolError> {
+        for (from, r1) in msgs {
             if r1.epoch != self.key.epoch {
                 return Err(ProtocolError::culprit(
                     from,
@@ -334,11 +356,10 @@ impl<M: MtaBackend> SignRun<M> {
             self.gamma_commitments.insert(from, r1.gamma_commitment);
             self.ciphers.insert(from, r1.cipher);
         }
-        let echo = self.inbox.echo(1);
+        let echo = io.echo(1);
         let state = self.alice_state.as_ref().ok_or(ProtocolError::Finished)?;
-        let session = self.inbox.session();
+        let session = self.session;
         let me = self.me();
-        let mut out = Vec::new();
         for to in self.signers.clone().into_iter().filter(|p| *p != me) {
             let bob = self
                 .key
@@ -358,24 +379,22 @@ impl<M: MtaBackend> SignRun<M> {
                 proof: M::alice_prove(&self.key.aux_secret, bob, state, pre, pair),
                 echo: echo.clone(),
             };
-            out.push(self.inbox.envelope(2, Recipient::One(to), &r2));
+            io.send::<2>(to, &r2);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Alice's range proofs received: as Bob, answer both conversions for each peer.
     fn round2<R: RngCore + CryptoRng>(
         &mut self,
-        msgs: BTreeMap<PartyIndex, Envelope>,
+        msgs: BTreeMap<PartyIndex, Round2<M::AliceProof>>,
+        io: &mut Io<'_, SignMsg<M>>,
         rng: &mut R,
-    ) -> Result<Vec<Envelope>, ProtocolError> {
-        let session = self.inbox.session();
+    ) -> Result<(), ProtocolError> {
+        let session = self.session;
         let me = self.me();
-        let mut out = Vec::new();
-        for (from, env) in msgs {
+        for (from, r2) in msgs {
             let blame = culprit(from);
-            let r2: Round2<M::AliceProof> = env.decode()?;
-            self.inbox.check_echo(1, from, &r2.echo)?;
             let cipher = self.ciphers.get(&from).ok_or_else(|| missing("ciphertext"))?;
             let alice = self
                 .key
@@ -421,24 +440,24 @@ impl<M: MtaBackend> SignRun<M> {
             self.secrets.beta_w += beta_w;
             beta_g.zeroize();
             beta_w.zeroize();
-            out.push(
-                self.inbox
-                    .envelope(3, Recipient::One(from), &Round3 { mta_gamma, mta_w }),
-            );
+            io.send::<3>(from, &Round3 { mta_gamma, mta_w });
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Bob's answers received: as Alice, check and decrypt; broadcast delta_i.
-    fn round3(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
-        let session = self.inbox.session();
+    fn round3(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Round3<M::BobMsg>>,
+        io: &mut Io<'_, SignMsg<M>>,
+    ) -> Result<(), ProtocolError> {
+        let session = self.session;
         let me = self.me();
         let s = &mut self.secrets;
         s.delta = s.k * s.gamma + s.beta_gamma;
         s.sigma = s.k * s.w + s.beta_w;
-        for (from, env) in msgs {
+        for (from, r3) in msgs {
             let blame = culprit(from);
-            let r3: Round3<M::BobMsg> = env.decode()?;
             let big_w = self.big_w.get(&from).ok_or_else(|| missing("W"))?;
             let run = |kind| {
                 MtaPair {
@@ -470,17 +489,18 @@ impl<M: MtaBackend> SignRun<M> {
         self.alice_state = None;
         self.delta_sum = self.secrets.delta;
         let delta = Secp256k1::scalar_to_bytes(&self.secrets.delta);
-        Ok(vec![self.inbox.envelope(4, Recipient::All, &Round4 { delta })])
+        io.broadcast::<4>(&Round4 { delta });
+        Ok(())
     }
 
     /// All delta_j in: open Gamma_i with a proof of knowledge of gamma_i.
     fn round4<R: RngCore + CryptoRng>(
         &mut self,
-        msgs: BTreeMap<PartyIndex, Envelope>,
+        msgs: BTreeMap<PartyIndex, Round4>,
+        io: &mut Io<'_, SignMsg<M>>,
         rng: &mut R,
-    ) -> Result<Vec<Envelope>, ProtocolError> {
-        for (from, env) in msgs {
-            let r4: Round4 = env.decode()?;
+    ) -> Result<(), ProtocolError> {
+        for (from, r4) in msgs {
             let d = decode_scalar::<Secp256k1>(&r4.delta, "delta").map_err(culprit(from))?;
             self.delta_sum += d;
         }
@@ -489,7 +509,7 @@ impl<M: MtaBackend> SignRun<M> {
             &self.secrets.gamma,
             &self.gamma_point,
             &self.extra,
-            &self.inbox.session(),
+            &self.session,
             me,
             rng,
         );
@@ -497,23 +517,23 @@ impl<M: MtaBackend> SignRun<M> {
             gamma_point: encode_point(&self.gamma_point),
             blind: self.gamma_blind,
             proof,
-            echo: self.inbox.echo(4),
+            echo: io.echo(4),
         };
-        Ok(vec![self.inbox.envelope(5, Recipient::All, &r5)])
+        io.broadcast::<5>(&r5);
+        Ok(())
     }
 
     /// Gamma_j opened: compute R, r and s_i; commit to V_i, A_i (phase 5A).
     fn round5<R: RngCore + CryptoRng>(
         &mut self,
-        msgs: BTreeMap<PartyIndex, Envelope>,
+        msgs: BTreeMap<PartyIndex, Round5>,
+        io: &mut Io<'_, SignMsg<M>>,
         rng: &mut R,
-    ) -> Result<Vec<Envelope>, ProtocolError> {
-        let session = self.inbox.session();
+    ) -> Result<(), ProtocolError> {
+        let session = self.session;
         let mut gamma_sum = self.gamma_point;
-        for (from, env) in msgs {
+        for (from, r5) in msgs {
             let blame = culprit(from);
-            let r5: Round5 = env.decode()?;
-            self.inbox.check_echo(4, from, &r5.echo)?;
             let c = self
                 .gamma_commitments
                 .get(&from)
@@ -560,25 +580,25 @@ impl<M: MtaBackend> SignRun<M> {
         );
         let msg = Commit {
             commitment,
-            echo: self.inbox.echo(5),
+            echo: io.echo(5),
         };
-        Ok(vec![self.inbox.envelope(6, Recipient::All, &msg)])
+        io.broadcast::<6>(&msg);
+        Ok(())
     }
 
     /// 5A commitments in: open V_i, A_i with the 5B proof.
     fn round6<R: RngCore + CryptoRng>(
         &mut self,
-        msgs: BTreeMap<PartyIndex, Envelope>,
+        msgs: BTreeMap<PartyIndex, Commit>,
+        io: &mut Io<'_, SignMsg<M>>,
         rng: &mut R,
-    ) -> Result<Vec<Envelope>, ProtocolError> {
-        for (from, env) in msgs {
-            let c: Commit = env.decode()?;
-            self.inbox.check_echo(5, from, &c.echo)?;
+    ) -> Result<(), ProtocolError> {
+        for (from, c) in msgs {
             self.va_commitments.insert(from, c.commitment);
         }
         let s = &self.secrets;
         let proof = Phase5bProof::prove(
-            &self.inbox.session(),
+            &self.session,
             self.me(),
             &self.extra,
             &self.big_r,
@@ -594,24 +614,24 @@ impl<M: MtaBackend> SignRun<M> {
             a: encode_point(&self.a_own),
             blind: self.va_blind,
             proof,
-            echo: self.inbox.echo(6),
+            echo: io.echo(6),
         };
-        Ok(vec![self.inbox.envelope(7, Recipient::All, &r7)])
+        io.broadcast::<7>(&r7);
+        Ok(())
     }
 
     /// V_j, A_j opened and proven: compute V, A and commit to U_i, T_i (5C).
     fn round7<R: RngCore + CryptoRng>(
         &mut self,
-        msgs: BTreeMap<PartyIndex, Envelope>,
+        msgs: BTreeMap<PartyIndex, Round7>,
+        io: &mut Io<'_, SignMsg<M>>,
         rng: &mut R,
-    ) -> Result<Vec<Envelope>, ProtocolError> {
-        let session = self.inbox.session();
+    ) -> Result<(), ProtocolError> {
+        let session = self.session;
         let mut v_sum = self.v_own;
         let mut a_sum = self.a_own;
-        for (from, env) in msgs {
+        for (from, r7) in msgs {
             let blame = culprit(from);
-            let r7: Round7 = env.decode()?;
-            self.inbox.check_echo(6, from, &r7.echo)?;
             let c = self
                 .va_commitments
                 .get(&from)
@@ -648,35 +668,41 @@ impl<M: MtaBackend> SignRun<M> {
         );
         let msg = Commit {
             commitment,
-            echo: self.inbox.echo(7),
+            echo: io.echo(7),
         };
-        Ok(vec![self.inbox.envelope(8, Recipient::All, &msg)])
+        io.broadcast::<8>(&msg);
+        Ok(())
     }
 
     /// 5C commitments in: open U_i, T_i (5D).
-    fn round8(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
-        for (from, env) in msgs {
-            let c: Commit = env.decode()?;
-            self.inbox.check_echo(7, from, &c.echo)?;
+    fn round8(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Commit>,
+        io: &mut Io<'_, SignMsg<M>>,
+    ) -> Result<(), ProtocolError> {
+        for (from, c) in msgs {
             self.ut_commitments.insert(from, c.commitment);
         }
         let r9 = Round9 {
             u: encode_point(&self.u_own),
             t: encode_point(&self.t_own),
             blind: self.ut_blind,
-            echo: self.inbox.echo(8),
+            echo: io.echo(8),
         };
-        Ok(vec![self.inbox.envelope(9, Recipient::All, &r9)])
+        io.broadcast::<9>(&r9);
+        Ok(())
     }
 
     /// U_j, T_j opened: the 5D check, then reveal s_i (5E).
-    fn round9(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
-        let session = self.inbox.session();
+    fn round9(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Round9>,
+        io: &mut Io<'_, SignMsg<M>>,
+    ) -> Result<(), ProtocolError> {
+        let session = self.session;
         let mut u_sum = self.u_own;
         let mut t_sum = self.t_own;
-        for (from, env) in msgs {
-            let r9: Round9 = env.decode()?;
-            self.inbox.check_echo(8, from, &r9.echo)?;
+        for (from, r9) in msgs {
             let c = self
                 .ut_commitments
                 .get(&from)
@@ -703,18 +729,17 @@ impl<M: MtaBackend> SignRun<M> {
         let r10 = Round10 {
             s: Secp256k1::scalar_to_bytes(&self.secrets.s),
             l: Secp256k1::scalar_to_bytes(&self.secrets.l),
-            echo: self.inbox.echo(9),
+            echo: io.echo(9),
         };
-        Ok(vec![self.inbox.envelope(10, Recipient::All, &r10)])
+        io.broadcast::<10>(&r10);
+        Ok(())
     }
 
     /// s_j in: check each against V_j, add, verify the signature.
-    fn round10(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<EcdsaSignature, ProtocolError> {
+    fn round10(&mut self, msgs: BTreeMap<PartyIndex, Round10>) -> Result<EcdsaSignature, ProtocolError> {
         let mut s_sum = self.secrets.s;
-        for (from, env) in msgs {
+        for (from, r10) in msgs {
             let blame = culprit(from);
-            let r10: Round10 = env.decode()?;
-            self.inbox.check_echo(9, from, &r10.echo)?;
             let s = decode_scalar::<Secp256k1>(&r10.s, "s_i").map_err(&blame)?;
             let l = decode_scalar::<Secp256k1>(&r10.l, "l_i").map_err(&blame)?;
             let v = self.v_points.get(&from).ok_or_else(|| missing("V_j"))?;
@@ -729,13 +754,6 @@ impl<M: MtaBackend> SignRun<M> {
         let sig = EcdsaSignature::normalised(&self.r, &s_sum, self.r_odd, self.r_reduced);
         verify(&self.key.public_key, &self.hash, &sig)?;
         Ok(sig)
-    }
-
-    fn abort(&mut self) {
-        self.inbox.finish();
-        self.alice_state = None;
-        self.work.clear();
-        self.secrets.zeroize();
     }
 }
 
@@ -770,50 +788,30 @@ pub(crate) fn run_context<M: MtaBackend>(
     t.challenge(b"context")[..32].to_vec()
 }
 
-impl<M: MtaBackend> StateMachine for SignRun<M> {
+impl<M: MtaBackend> Rounds for SignRounds<M> {
+    type Msg = SignMsg<M>;
     type Output = EcdsaSignature;
 
-    fn party(&self) -> PartyIndex {
-        self.me()
-    }
-
-    fn handle<R: RngCore + CryptoRng>(
+    fn round<R: RngCore + CryptoRng>(
         &mut self,
-        msg: Envelope,
+        round: u16,
+        msgs: Incoming<SignMsg<M>>,
+        io: &mut Io<'_, SignMsg<M>>,
         rng: &mut R,
-    ) -> Result<Step<EcdsaSignature>, ProtocolError> {
-        self.inbox.accept(msg)?;
-        let mut outgoing = Vec::new();
-        while self.inbox.current_complete() {
-            let round = self.inbox.current_round();
-            let msgs = self.inbox.advance();
-            let result = match round {
-                1 => self.round1(msgs, rng),
-                2 => self.round2(msgs, rng),
-                3 => self.round3(msgs),
-                4 => self.round4(msgs, rng),
-                5 => self.round5(msgs, rng),
-                6 => self.round6(msgs, rng),
-                7 => self.round7(msgs, rng),
-                8 => self.round8(msgs),
-                9 => self.round9(msgs),
-                _ => match self.round10(msgs) {
-                    Ok(sig) => {
-                        self.abort();
-                        return Ok(Step::done(outgoing, sig));
-                    }
-                    Err(e) => Err(e),
-                },
-            };
-            match result {
-                Ok(m) => outgoing.extend(m),
-                Err(e) => {
-                    self.abort();
-                    return Err(e);
-                }
-            }
+    ) -> Result<Option<EcdsaSignature>, ProtocolError> {
+        match round {
+            1 => self.round1(msgs.take::<1>()?, io, rng)?,
+            2 => self.round2(msgs.take::<2>()?, io, rng)?,
+            3 => self.round3(msgs.take::<3>()?, io)?,
+            4 => self.round4(msgs.take::<4>()?, io, rng)?,
+            5 => self.round5(msgs.take::<5>()?, io, rng)?,
+            6 => self.round6(msgs.take::<6>()?, io, rng)?,
+            7 => self.round7(msgs.take::<7>()?, io, rng)?,
+            8 => self.round8(msgs.take::<8>()?, io)?,
+            9 => self.round9(msgs.take::<9>()?, io)?,
+            _ => return self.round10(msgs.take::<10>()?).map(Some),
         }
-        Ok(Step::send(outgoing))
+        Ok(None)
     }
 }
 

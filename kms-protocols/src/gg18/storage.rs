@@ -3,8 +3,9 @@
 //! shares ([`Gg18KeyShare::to_bytes`]).
 //!
 //! The node encrypts these bytes before they touch a disk (see the architecture brief);
-//! this module only makes them. Every record is `postcard(kind, version, body)` followed
-//! by a SHA-256 checksum of it: the checksum catches truncation and corruption (it is not
+//! this module only makes them. Every record is a [`crate::codec`] record of its kind
+//! (version byte first, kind, the length-prefixed postcard body) followed by a SHA-256
+//! checksum of it: the checksum catches truncation and corruption (it is not
 //! authentication, which the encryption provides), the kind keeps one record from being
 //! read as another, and the version is refused rather than guessed at. Loading re-checks
 //! every relation that is cheap to check, so a decoded value is one the code could have
@@ -31,8 +32,9 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-/// The version of every record this module writes (and the only one it reads).
-pub const STORAGE_VERSION: u16 = 1;
+/// The version of every record this module writes (and the only one it reads): the
+/// [`crate::codec`] version.
+pub const STORAGE_VERSION: u8 = crate::codec::CODEC_VERSION;
 
 const AUX_SECRET_KIND: &str = "kms/gg18/aux-secret";
 const PEER_AUX_KIND: &str = "kms/gg18/peer-aux";
@@ -46,14 +48,6 @@ const CHECKSUM_LEN: usize = 32;
 
 fn bad(what: &str, m: impl std::fmt::Display) -> ProtocolError {
     ProtocolError::InvalidParameters(format!("stored {what}: {m}"))
-}
-
-#[derive(Serialize, Deserialize, Zeroize)]
-#[zeroize(drop)]
-struct Record {
-    kind: String,
-    version: u16,
-    body: Vec<u8>,
 }
 
 fn checksum(record: &[u8]) -> [u8; CHECKSUM_LEN] {
@@ -73,26 +67,18 @@ fn encode_sized<T: Serialize>(value: &T, capacity: usize) -> Zeroizing<Vec<u8>> 
 }
 
 /// Wrap a body as a record of `kind` with its checksum.
-fn seal(kind: &str, body: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
-    let capacity = body.len() + kind.len() + 32 + CHECKSUM_LEN;
-    let record = Record {
-        kind: kind.to_string(),
-        version: STORAGE_VERSION,
-        body: body.to_vec(),
-    };
-    let mut out = encode_sized(&record, capacity);
+fn seal(kind: &'static str, body: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
+    let mut w = crate::codec::Writer::new(kind, 4 + body.len() + CHECKSUM_LEN);
+    w.bytes(&body);
+    let mut out = w.finish();
     let sum = checksum(&out);
-    if out.capacity() - out.len() < CHECKSUM_LEN {
-        let mut bigger = Zeroizing::new(Vec::with_capacity(out.len() + CHECKSUM_LEN));
-        bigger.extend_from_slice(&out);
-        out = bigger;
-    }
+    // The writer sized the buffer for the checksum too: no reallocation copies it.
     out.extend_from_slice(&sum);
     out
 }
 
-/// Check the checksum, kind and version of a record and decode its body as `T`.
-fn open<T: DeserializeOwned>(what: &str, kind: &str, bytes: &[u8]) -> Result<T, ProtocolError> {
+/// Check the checksum, version and kind of a record and decode its body as `T`.
+fn open<T: DeserializeOwned>(what: &str, kind: &'static str, bytes: &[u8]) -> Result<T, ProtocolError> {
     if bytes.len() < CHECKSUM_LEN {
         return Err(bad(what, "truncated"));
     }
@@ -100,17 +86,10 @@ fn open<T: DeserializeOwned>(what: &str, kind: &str, bytes: &[u8]) -> Result<T, 
     if !bool::from(checksum(record).ct_eq(sum)) {
         return Err(bad(what, "checksum mismatch (truncated or altered)"));
     }
-    let record: Record = crate::message::decode_payload(record).map_err(|e| bad(what, e))?;
-    if record.kind != kind {
-        return Err(bad(what, format!("a {} record, expected {kind}", record.kind)));
-    }
-    if record.version != STORAGE_VERSION {
-        return Err(bad(
-            what,
-            format!("version {}, this build reads {STORAGE_VERSION}", record.version),
-        ));
-    }
-    crate::message::decode_payload(&record.body).map_err(|e| bad(what, e))
+    let mut r = crate::codec::Reader::open(kind, record).map_err(|e| bad(what, e))?;
+    let body = r.bytes("body").map_err(|e| bad(what, e))?;
+    r.finish().map_err(|e| bad(what, e))?;
+    crate::message::decode_payload(body).map_err(|e| bad(what, e))
 }
 
 /// A stored non-negative integer: minimal big-endian bytes, at most [`MAX_INT_BYTES`].
@@ -351,7 +330,11 @@ mod tests {
 
     /// Decode a record's body, change it, and seal it again with a valid checksum, so
     /// the loader's checks behind the checksum are reached.
-    fn reseal<T: Serialize + DeserializeOwned>(kind: &str, bytes: &[u8], f: impl FnOnce(&mut T)) -> Vec<u8> {
+    fn reseal<T: Serialize + DeserializeOwned>(
+        kind: &'static str,
+        bytes: &[u8],
+        f: impl FnOnce(&mut T),
+    ) -> Vec<u8> {
         let mut body: T = open("test", kind, bytes).unwrap();
         f(&mut body);
         seal(kind, Zeroizing::new(crate::message::encode(&body))).to_vec()
@@ -486,10 +469,9 @@ mod tests {
             Gg18KeyShare::from_bytes(&shares[&p(1)].aux_secret().to_bytes()),
             "expected",
         );
-        let mut record: Record =
-            crate::message::decode_payload(&bytes[..bytes.len() - CHECKSUM_LEN]).unwrap();
-        record.version = 2;
-        let mut future = crate::message::encode(&record);
+        let mut future = bytes[..bytes.len() - CHECKSUM_LEN].to_vec();
+        assert_eq!(future[0], STORAGE_VERSION);
+        future[0] = 2;
         let sum = checksum(&future);
         future.extend_from_slice(&sum);
         refused(Gg18KeyShare::from_bytes(&future), "version 2");

@@ -6,7 +6,7 @@ use crate::eddsa::group::{point_to_bytes, Ed25519};
 use crate::eddsa::EddsaDkg;
 use crate::error::{Fault, ProtocolError};
 use crate::group::Group;
-use crate::message::{Phase, Recipient};
+use crate::message::{Phase, Recipient, Scheme};
 use crate::state_machine::StateMachine;
 use curve25519_dalek::Scalar;
 
@@ -69,6 +69,71 @@ where
     net
 }
 
+/// A (2, 3) DKG (or, with `refresh`, a refresh of those shares) in which P1 reveals
+/// `change(its real reveal)` in round 2 and keeps its round-1 commitment opening: P1's
+/// round-1 hash is held back until its reveal exists, then recomputed for the changed
+/// reveal (with P1's own echo of it), so the checks behind the opening are reached.
+fn dkg_with_p1_reveal(
+    rng: &mut ChaCha20Rng,
+    refresh: Option<Vec<EddsaKeyShare>>,
+    change: impl Fn(&mut DkgRound2),
+) -> Network<EddsaDkg> {
+    let threshold = Threshold::new(2, 3).unwrap();
+    let (phase, starts) = match refresh {
+        None => (Phase::Dkg, dkg_starts(2, 3, rng)),
+        Some(shares) => {
+            let session = SessionId::random(rng);
+            let starts = shares
+                .into_iter()
+                .map(|s| start_refresh(session, s, rng).unwrap())
+                .collect();
+            (Phase::Refresh, starts)
+        }
+    };
+    let mut net = Network::new(starts);
+    let mut held = Vec::new();
+    net.run_with(rng, |to, env| {
+        if env.sender == p(1) && env.round <= 2 {
+            held.push((to, env));
+            return None;
+        }
+        Some(env)
+    });
+    let round1 = held.iter().find(|(_, e)| e.round == 1).unwrap().1.clone();
+    let mut reveals: Vec<(PartyIndex, Envelope)> = held.into_iter().filter(|(_, e)| e.round == 2).collect();
+    assert_eq!(reveals.len(), 2, "P1 dealt to both peers");
+    let mut first: DkgRound2 = decode_payload(&reveals[0].1.payload).unwrap();
+    change(&mut first);
+    let commitment = crate::dkg::tests::commitment_for::<Ed25519>(
+        Scheme::Eddsa,
+        phase,
+        &round1.session,
+        p(1),
+        threshold,
+        &first.commitments,
+        first.proof.as_ref(),
+        &first.blind,
+    );
+    let mut round1 = round1;
+    round1.payload = encode(&DkgRound1 { commitment });
+    for to in [p(2), p(3)] {
+        net.deliver_to(to, round1.clone());
+    }
+    for (to, env) in &mut reveals {
+        let mut r2: DkgRound2 = decode_payload(&env.payload).unwrap();
+        change(&mut r2);
+        for (party, h) in &mut r2.echo.0 {
+            if *party == p(1) {
+                *h = crate::inbox::hash_payload(&round1.payload);
+            }
+        }
+        env.payload = encode(&r2);
+        net.deliver_to(*to, env.clone());
+    }
+    net.run(rng);
+    net
+}
+
 /// Assert that every honest party in `honest` failed blaming `culprit` with `fault`.
 fn assert_blamed<S: StateMachine>(net: &Network<S>, honest: &[u16], culprit: u16, fault: &Fault) {
     for h in honest {
@@ -105,13 +170,8 @@ fn assert_blamed_with<S: StateMachine>(
 #[test]
 fn dkg_tampered_proof_of_knowledge_names_the_dealer() {
     let mut rng = rng(20);
-    let net = dkg_with_p1(&mut rng, |_, env| {
-        if env.round != 1 {
-            return env;
-        }
-        rewrite(env, |r1: &mut DkgRound1| {
-            add_one(&mut r1.proof.as_mut().unwrap().response);
-        })
+    let net = dkg_with_p1_reveal(&mut rng, None, |r2| {
+        add_one(&mut r2.proof.as_mut().unwrap().response);
     });
     assert_blamed_with(&net, &[2, 3], 1, |f| matches!(f, Fault::InvalidProof(_)));
 }
@@ -119,24 +179,14 @@ fn dkg_tampered_proof_of_knowledge_names_the_dealer() {
 #[test]
 fn dkg_missing_proof_of_knowledge_names_the_dealer() {
     let mut rng = rng(21);
-    let net = dkg_with_p1(&mut rng, |_, env| {
-        if env.round != 1 {
-            return env;
-        }
-        rewrite(env, |r1: &mut DkgRound1| r1.proof = None)
-    });
+    let net = dkg_with_p1_reveal(&mut rng, None, |r2| r2.proof = None);
     assert_blamed_with(&net, &[2, 3], 1, |f| matches!(f, Fault::InvalidProof(_)));
 }
 
 #[test]
 fn dkg_commitment_vector_of_length_t_plus_one_is_refused() {
     let mut rng = rng(22);
-    let net = dkg_with_p1(&mut rng, |_, env| {
-        if env.round != 1 {
-            return env;
-        }
-        rewrite(env, |r1: &mut DkgRound1| r1.commitments.push(base_bytes()))
-    });
+    let net = dkg_with_p1_reveal(&mut rng, None, |r2| r2.commitments.push(base_bytes()));
     assert_blamed(
         &net,
         &[2, 3],
@@ -195,12 +245,7 @@ fn dkg_invalid_commitment_points_are_refused() {
         // In the constant term (which the proof covers) and in a higher coefficient.
         for k in 0..2 {
             let mut rng = rng(30 + seed as u8);
-            let net = dkg_with_p1(&mut rng, |_, env| {
-                if env.round != 1 {
-                    return env;
-                }
-                rewrite(env, |r1: &mut DkgRound1| r1.commitments[k] = bad.to_vec())
-            });
+            let net = dkg_with_p1_reveal(&mut rng, None, |r2| r2.commitments[k] = bad.to_vec());
             for h in [2, 3] {
                 let err = &net.errors()[&p(h)];
                 assert_eq!(err.blamed(), Some(p(1)), "{what}, coefficient {k}");
@@ -285,24 +330,35 @@ fn dkg_bad_confirmation_names_the_sender() {
 fn refresh_commitment_with_non_identity_constant_is_refused() {
     let mut rng = rng(40);
     let shares = dkg(2, 3, &mut rng);
-    let session = SessionId::random(&mut rng);
-    let starts: Vec<_> = shares
-        .into_iter()
-        .map(|s| start_refresh(session, s, &mut rng).unwrap())
-        .collect();
-    let mut net = Network::new(starts);
-    net.run_with(&mut rng, |_, env| {
-        if env.sender != p(1) || env.round != 1 {
-            return Some(env);
-        }
+    let net = dkg_with_p1_reveal(&mut rng, Some(shares), |r2| {
         // Sharing a non-zero value would shift the key by it.
-        Some(rewrite(env, |r1: &mut DkgRound1| {
-            assert_eq!(r1.commitments[0], identity_bytes().to_vec());
-            assert!(r1.proof.is_none());
-            r1.commitments[0] = base_bytes();
-        }))
+        assert_eq!(r2.commitments[0], identity_bytes().to_vec());
+        assert!(r2.proof.is_none());
+        r2.commitments[0] = base_bytes();
     });
     assert_blamed_with(&net, &[2, 3], 1, |f| matches!(f, Fault::InvalidElement(_)));
+}
+
+#[test]
+fn dkg_reveal_that_does_not_open_the_commitment_names_the_dealer() {
+    // P1 reveals other commitments than it committed to in round 1 (here: to P2 only,
+    // with its share to match them, so only the opening can catch it).
+    let mut rng = rng(41);
+    let net = dkg_with_p1(&mut rng, |to, env| {
+        if env.round != 2 || to != p(2) {
+            return env;
+        }
+        rewrite(env, |r2: &mut DkgRound2| {
+            let mut poly = [Scalar::from(5u64), Scalar::from(7u64)];
+            r2.commitments = poly
+                .iter()
+                .map(|c| point_to_bytes(&Ed25519::mul_base(c)).to_vec())
+                .collect();
+            r2.share = (poly[0] + poly[1] * Scalar::from(2u64)).to_bytes().to_vec();
+            poly.iter_mut().for_each(|c| *c = Scalar::ZERO);
+        })
+    });
+    assert_blamed(&net, &[2], 1, &Fault::BadDecommitment);
 }
 
 // ----------------------------------------------------------------------------------
@@ -310,74 +366,80 @@ fn refresh_commitment_with_non_identity_constant_is_refused() {
 // ----------------------------------------------------------------------------------
 
 /// Check the intake of a fresh run. `fresh()` gives a run of P2 and a valid round-1
-/// message to it from P1, in a session of three parties.
+/// message to it from P1, in a session of three parties. Every bad message aborts the
+/// run it is fed to: the run then refuses everything, the valid message included.
 fn check_intake<S: StateMachine>(mut fresh: impl FnMut() -> (S, Envelope), rng: &mut ChaCha20Rng)
 where
     S::Output: std::fmt::Debug,
 {
     let culprit = |who: u16, f: Fault| ProtocolError::culprit(p(who), f);
+    // Feed `change(valid message)` to a fresh run, check the error, and check that the
+    // run is over.
+    let mut refused = |change: &dyn Fn(&mut Envelope), check: &dyn Fn(ProtocolError)| {
+        let (mut run, env) = fresh();
+        let mut m = env.clone();
+        change(&mut m);
+        check(run.handle(m, rng).unwrap_err());
+        assert_eq!(run.handle(env, rng).unwrap_err(), ProtocolError::Finished);
+    };
 
     // A sender outside the session.
-    let (mut run, env) = fresh();
-    let mut m = env.clone();
-    m.sender = p(9);
-    assert_eq!(run.handle(m, rng).unwrap_err(), culprit(9, Fault::UnknownSender));
+    refused(&|m| m.sender = p(9), &|e| {
+        assert_eq!(e, culprit(9, Fault::UnknownSender))
+    });
     // Ourselves as sender.
-    let mut m = env.clone();
-    m.sender = p(2);
-    assert_eq!(run.handle(m, rng).unwrap_err(), culprit(2, Fault::UnknownSender));
+    refused(&|m| m.sender = p(2), &|e| {
+        assert_eq!(e, culprit(2, Fault::UnknownSender))
+    });
 
     // Another session, another protocol.
-    let mut m = env.clone();
-    m.session = SessionId::derive(b"another session");
-    assert!(matches!(
-        run.handle(m, rng).unwrap_err().fault(),
-        Some(Fault::WrongSession(_))
-    ));
-    let mut m = env.clone();
-    m.protocol.phase = Phase::Aux;
-    let e = run.handle(m, rng).unwrap_err();
-    assert_eq!(e.blamed(), Some(p(1)));
-    assert!(matches!(e.fault(), Some(Fault::WrongSession(_))));
+    refused(&|m| m.session = SessionId::derive(b"another session"), &|e| {
+        assert!(matches!(e.fault(), Some(Fault::WrongSession(_))))
+    });
+    refused(&|m| m.protocol.phase = Phase::Aux, &|e| {
+        assert_eq!(e.blamed(), Some(p(1)));
+        assert!(matches!(e.fault(), Some(Fault::WrongSession(_))));
+    });
 
     // A round the protocol does not have.
     for round in [0, 9] {
-        let mut m = env.clone();
-        m.round = round;
-        assert_eq!(
-            run.handle(m, rng).unwrap_err(),
-            culprit(
-                1,
-                Fault::WrongRound {
-                    got: round,
-                    expected: 1
-                }
+        refused(&|m| m.round = round, &|e| {
+            assert_eq!(
+                e,
+                culprit(
+                    1,
+                    Fault::WrongRound {
+                        got: round,
+                        expected: 1
+                    }
+                )
             )
-        );
+        });
     }
 
     // A broadcast round sent point to point.
-    let mut m = env.clone();
-    m.recipient = Recipient::One(p(2));
-    assert!(matches!(
-        run.handle(m, rng).unwrap_err(),
-        ProtocolError::Culprit { party, fault: Fault::WrongRecipient(_) } if party == p(1)
-    ));
+    refused(&|m| m.recipient = Recipient::One(p(2)), &|e| {
+        assert!(matches!(
+            e,
+            ProtocolError::Culprit { party, fault: Fault::WrongRecipient(_) } if party == p(1)
+        ))
+    });
 
-    // None of that disturbed the run: the real message is accepted, a second copy is
-    // a duplicate.
-    let step = run.handle(env.clone(), rng).unwrap();
-    assert!(step.is_waiting());
-    assert_eq!(
-        run.handle(env.clone(), rng).unwrap_err(),
-        culprit(1, Fault::Duplicate { round: 1 })
-    );
-    let mut changed = env;
-    changed.payload.push(0);
-    assert_eq!(
-        run.handle(changed, rng).unwrap_err(),
-        culprit(1, Fault::Duplicate { round: 1 })
-    );
+    // The real message is accepted; a second copy is a duplicate, and so is a changed
+    // one.
+    let changes: [fn(&mut Envelope); 2] = [|_| {}, |m| m.payload.push(0)];
+    for change in changes {
+        let (mut run, env) = fresh();
+        let step = run.handle(env.clone(), rng).unwrap();
+        assert!(step.is_waiting());
+        let mut again = env.clone();
+        change(&mut again);
+        assert_eq!(
+            run.handle(again, rng).unwrap_err(),
+            culprit(1, Fault::Duplicate { round: 1 })
+        );
+        assert_eq!(run.handle(env, rng).unwrap_err(), ProtocolError::Finished);
+    }
 }
 
 #[test]

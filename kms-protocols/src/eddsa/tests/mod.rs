@@ -113,12 +113,14 @@ fn pick<'a>(shares: &'a [EddsaKeyShare], ids: &[u16]) -> Vec<&'a EddsaKeyShare> 
 
 #[derive(Serialize, Deserialize)]
 struct DkgRound1 {
-    commitments: Vec<Vec<u8>>,
-    proof: Option<SchnorrProof>,
+    commitment: [u8; 32],
 }
 
 #[derive(Serialize, Deserialize)]
 struct DkgRound2 {
+    commitments: Vec<Vec<u8>>,
+    proof: Option<SchnorrProof>,
+    blind: [u8; 32],
     share: Vec<u8>,
     echo: Echo,
 }
