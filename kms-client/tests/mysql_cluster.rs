@@ -76,6 +76,78 @@ async fn keys_and_audit_in_mysql() {
         "t_key_operation_log",
         "t_key_operation_log_head",
         "t_kms_schema_migrations",
+        "t_kms_cluster",
+    ] {
+        sqlx::query(&format!("DROP TABLE IF EXISTS `{prefix}{t}`"))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+}
+
+/// Two coordinators (two gateways) over one MySQL store and the same nodes: the store's
+/// compare-and-swap lets exactly one refresh a key at a time; the other is told the key
+/// is busy, and every pair of holders signs at the one committed epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_coordinators_on_one_mysql_store_take_turns() {
+    use kms_core::coordinator::Coordinator;
+    use kms_core::ports::NodeTransport;
+    let url = std::env::var("KMS_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_string());
+    let mut config = MySqlConfig::new(url);
+    let prefix = format!("kl{:08x}_", OsRng.next_u32());
+    config.table_prefix = prefix.clone();
+    let store = MySqlStore::connect(&config)
+        .await
+        .expect("MySQL/MariaDB must be running for --features mysql");
+    let metadata = Arc::new(store.metadata());
+    let audit = Arc::new(store.audit());
+    let bus_slot: Arc<std::sync::Mutex<Option<Arc<dyn NodeTransport>>>> = Default::default();
+    let slot = bus_slot.clone();
+    let cluster = InProcessCluster::builder()
+        .nodes(3)
+        .metadata(metadata.clone())
+        .audit(audit.clone())
+        .wrap_transport(move |bus| {
+            let t: Arc<dyn NodeTransport> = bus;
+            *slot.lock().unwrap() = Some(t.clone());
+            t
+        })
+        .build();
+    let client = KmsClient::new(cluster.clone());
+    let key = client
+        .generate_key(GenerateKey::new(Algorithm::Eddsa))
+        .await
+        .unwrap();
+    let bus = bus_slot.lock().unwrap().clone().unwrap();
+    let other = Coordinator::new(cluster.nodes().to_vec(), bus, metadata.clone(), audit.clone());
+    let (a, b) = tokio::join!(
+        cluster.coordinator().refresh("gateway-a", &key.key_id),
+        other.refresh("gateway-b", &key.key_id)
+    );
+    let ok = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 1, "exactly one refresh wins: {a:?} {b:?}");
+    let loser = if a.is_ok() { b } else { a };
+    assert!(matches!(loser, Err(KmsError::KeyBusy { .. })), "{loser:?}");
+    let now = metadata.get(&key.key_id).await.unwrap().unwrap();
+    assert_eq!((now.epoch, now.lease.clone()), (1, None));
+    for down in cluster.nodes().to_vec() {
+        cluster.stop_node(&down);
+        let sig = client.sign(&key.key_id, b"one epoch").await.unwrap();
+        cluster.start_node(&down);
+        assert!(kms_core::schemes::verify_signature(
+            Algorithm::Eddsa,
+            &hex::decode(&key.public_key).unwrap(),
+            b"one epoch",
+            &sig.signature
+        ));
+    }
+    for t in [
+        "t_key_metadata",
+        "t_key_operation_log",
+        "t_key_operation_log_head",
+        "t_kms_schema_migrations",
+        "t_kms_cluster",
     ] {
         sqlx::query(&format!("DROP TABLE IF EXISTS `{prefix}{t}`"))
             .execute(store.pool())

@@ -447,3 +447,79 @@ async fn review_storage_m5_restore_after_refresh_drops_old_epoch() {
     assert_eq!(now.epoch, 1);
     every_pair_signs(&cluster, &now, b"after restore").await;
 }
+
+/// The node enforces the removal rules itself, whatever the coordinator asks: it keeps a
+/// confirmed shard asked to be discarded as pending, a current shard asked to be
+/// dropped as stale, a staged shard committed or aborted by another session, and its
+/// cluster when told to join another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_storage_nodes_refuse_unsafe_removals() {
+    let slot = BusSlot::default();
+    let cluster = InProcessCluster::builder()
+        .nodes(3)
+        .wrap_transport(capture(&slot))
+        .build();
+    cluster.coordinator().recover().await.unwrap();
+    let client = KmsClient::new(cluster.clone());
+    let key = client
+        .generate_key(GenerateKey::new(Algorithm::Eddsa))
+        .await
+        .unwrap();
+    let bus = slot.lock().unwrap().clone().unwrap();
+    let holder = key.holders[0].node.clone();
+    let ask = |request: NodeRequest| {
+        let bus = bus.clone();
+        let holder = holder.clone();
+        async move { NodeTransport::call(&*bus, &holder, request).await.unwrap() }
+    };
+    let refused = |r: &NodeResponse| matches!(r, NodeResponse::Error { culprit: None, .. });
+
+    let r = ask(NodeRequest::DiscardPending {
+        key_id: key.key_id.clone(),
+    })
+    .await;
+    assert!(refused(&r), "discarded a confirmed shard: {r:?}");
+    let r = ask(NodeRequest::DropStale {
+        key_id: key.key_id.clone(),
+        epoch: 0,
+    })
+    .await;
+    assert!(refused(&r), "dropped a current shard: {r:?}");
+    let r = ask(NodeRequest::CommitRefresh {
+        key_id: key.key_id.clone(),
+        version: 1,
+        session: kms_protocols::SessionId([9; 32]),
+    })
+    .await;
+    assert!(refused(&r), "committed nothing staged: {r:?}");
+    let r = ask(NodeRequest::JoinCluster {
+        cluster: kms_core::ClusterId::parse("someone-else").unwrap(),
+    })
+    .await;
+    assert!(refused(&r), "joined a second cluster: {r:?}");
+    let r = ask(NodeRequest::StartSign {
+        key_id: key.key_id.clone(),
+        session: kms_protocols::SessionId([8; 32]),
+        signers: vec![kms_protocols::PartyIndex::new(key.holders[0].party).unwrap()],
+        message: b"m".to_vec(),
+        parties: vec![(
+            kms_protocols::PartyIndex::new(key.holders[0].party).unwrap(),
+            holder.clone(),
+        )],
+        epoch: 5,
+    })
+    .await;
+    assert!(
+        matches!(
+            r,
+            NodeResponse::WrongEpoch {
+                have: Some(0),
+                want: 5
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(held_by(&slot, &holder).await.contains(&key.key_id));
+    let sig = client.sign(&key.key_id, b"still here").await.unwrap();
+    assert!(verifies(&key, b"still here", &sig.signature));
+}
