@@ -129,7 +129,8 @@ fn setup(
         transport(bus),
         metadata.clone(),
         Arc::new(MemoryAuditLog::new()),
-    );
+    )
+    .with_directory(directory);
     Setup {
         coordinator,
         stores,
@@ -165,7 +166,10 @@ async fn a_corrupting_node_is_named_and_signing_goes_on_without_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_no_honest_quorum_remains_the_corrupting_node_is_reported() {
     // A (3,3) key: every signing needs tss1, so its corruption (of its share, or of its
-    // echo, where it claims another party equivocated) ends the run naming tss1.
+    // echo, where it claims another party equivocated) ends the run naming tss1. Both
+    // faults need state the coordinator does not hold to be re-checked, so tss1 is
+    // named as one side of a dispute (blame is checked, not believed), never acquitted
+    // and never replaced by an honest node.
     for flip in [in_share as Flip, in_echo] {
         let s = setup(|bus| bus, Some((0, flip)));
         let key = s
@@ -195,7 +199,11 @@ async fn when_no_honest_quorum_remains_the_corrupting_node_is_reported() {
             .await
             .unwrap_err();
         match err {
-            KmsError::Protocol { culprit, .. } => assert_eq!(culprit, Some(NodeId::new("tss1").unwrap())),
+            KmsError::Protocol { culprit: Some(c), .. } => assert_eq!(c, NodeId::new("tss1").unwrap()),
+            KmsError::Protocol { culprit: None, error } => {
+                assert!(error.contains("disputed"), "{error}");
+                assert!(error.contains("tss1"), "{error}");
+            }
             other => panic!("expected a protocol error naming tss1, got {other}"),
         }
         s.coordinator
