@@ -218,7 +218,9 @@ impl ShardStore for EncryptedShardStore {
                 }
                 txn.commit().map_err(db_err)
             })
-            .await
+            .await?;
+        // The superseded ciphertext must not stay in the file (storage review M6).
+        self.db.compact().await.map(drop)
     }
 
     async fn discard_staged(&self, key_id: &KeyId) -> Result<(), StorageError> {
@@ -232,12 +234,14 @@ impl ShardStore for EncryptedShardStore {
                 }
                 txn.commit().map_err(db_err)
             })
-            .await
+            .await?;
+        self.db.compact().await.map(drop)
     }
 
     async fn delete(&self, key_id: &KeyId) -> Result<bool, StorageError> {
         let key = key_id.clone();
-        self.db
+        let removed = self
+            .db
             .blocking(move |db| {
                 let txn = db.begin_write()?;
                 let removed = {
@@ -250,7 +254,10 @@ impl ShardStore for EncryptedShardStore {
                 txn.commit().map_err(db_err)?;
                 Ok(removed)
             })
-            .await
+            .await?;
+        // A destroyed shard's ciphertext must not stay in the file (storage review M6).
+        self.db.compact().await?;
+        Ok(removed)
     }
 
     async fn list(&self) -> Result<Vec<KeyId>, StorageError> {
