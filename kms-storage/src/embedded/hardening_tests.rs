@@ -163,3 +163,96 @@ async fn review_storage_m6_no_superseded_shard_in_file() {
         assert!(!file_holds(&cfg.db_path(), old));
     }
 }
+
+/// A stand-in for a hardware KEK: the wrapping key never leaves it, and it can be
+/// "unplugged". It seals the DEK with AES-256-GCM bound to the node id, as a token
+/// doing AES-GCM inside the device would.
+struct DeviceKek {
+    key: crate::crypto::SecretKey,
+    present: bool,
+}
+
+impl crate::keyring::KeyEncryptionKey for DeviceKek {
+    fn wrap_dek(
+        &self,
+        node_id: &str,
+        dek: &crate::crypto::SecretKey,
+    ) -> Result<Vec<u8>, kms_core::StorageError> {
+        if !self.present {
+            return Err(kms_core::StorageError::Backend("device not present".into()));
+        }
+        Ok(crate::crypto::seal(&self.key, node_id.as_bytes(), dek.expose()))
+    }
+
+    fn unwrap_dek(
+        &self,
+        node_id: &str,
+        file: &[u8],
+    ) -> Result<crate::crypto::SecretKey, kms_core::StorageError> {
+        if !self.present {
+            return Err(kms_core::StorageError::Backend("device not present".into()));
+        }
+        let dek = crate::crypto::open(&self.key, node_id.as_bytes(), file)
+            .map_err(|_| kms_core::StorageError::WrongPassword(node_id.to_string()))?;
+        let bytes: [u8; 32] = dek.as_slice().try_into().unwrap();
+        Ok(crate::crypto::SecretKey::from_bytes(&bytes))
+    }
+}
+
+#[tokio::test]
+async fn keys_in_hardware_kek_port_wraps_the_dek() {
+    use kms_core::ports::{ShardRecord, ShardStore};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(dir.path(), "tss1");
+    let device = DeviceKek {
+        key: crate::crypto::SecretKey::from_bytes(&[0x5a; 32]),
+        present: true,
+    };
+    // A device missing at the very first start: refused, and no file is made.
+    let unplugged = DeviceKek {
+        key: crate::crypto::SecretKey::from_bytes(&[0x5a; 32]),
+        present: false,
+    };
+    assert!(NodeStorage::open_with_kek(cfg.clone(), &unplugged).is_err());
+    assert!(!cfg.dek_path().exists() && !cfg.db_path().exists());
+
+    let k = crate::contract::key("hw");
+    let rec = ShardRecord {
+        algorithm: kms_core::Algorithm::Eddsa,
+        version: 1,
+        data: zeroize::Zeroizing::new(vec![7u8; 64]),
+    };
+    {
+        let node = NodeStorage::open_with_kek(cfg.clone(), &device).unwrap();
+        node.shards().put(&k, &rec).await.unwrap();
+    }
+    let node = NodeStorage::open_with_kek(cfg.clone(), &device).unwrap();
+    assert_eq!(*node.shards().get(&k).await.unwrap().unwrap().data, *rec.data);
+    drop(node);
+
+    // Device missing, another device, or the password: refused, no file changed.
+    let before = fingerprint(dir.path());
+    let other = DeviceKek {
+        key: crate::crypto::SecretKey::from_bytes(&[0x5b; 32]),
+        present: true,
+    };
+    assert!(NodeStorage::open_with_kek(cfg.clone(), &unplugged).is_err());
+    assert!(matches!(
+        NodeStorage::open_with_kek(cfg.clone(), &other),
+        Err(kms_core::StorageError::WrongPassword(n)) if n == "tss1"
+    ));
+    assert!(NodeStorage::open(cfg.clone(), &password("pw")).is_err());
+    assert_eq!(fingerprint(dir.path()), before);
+
+    // The password KEK through the same port keeps the documented 107-byte format.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(dir.path(), "tss2");
+    let kek = crate::keyring::PasswordKek::new(password("pw"), cfg.pbkdf2_iterations);
+    assert!(!format!("{kek:?}").contains("pw\""));
+    drop(NodeStorage::open_with_kek(cfg.clone(), &kek).unwrap());
+    assert_eq!(
+        std::fs::read(cfg.dek_path()).unwrap().len(),
+        crate::keyring::DEK_FILE_LEN
+    );
+    drop(NodeStorage::open(cfg, &password("pw")).unwrap());
+}
