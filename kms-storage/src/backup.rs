@@ -320,7 +320,7 @@ impl NodeStorage {
         let node = self.node_id().as_str().to_string();
         let dek_file = files::read_if_exists(&self.config().dek_path())?
             .ok_or_else(|| StorageError::NotFound(format!("{node}.dek")))?;
-        let snap = Snapshot::read(self.db().raw())?;
+        let snap = Snapshot::read(&self.db().raw())?;
 
         let mut id = [0u8; 16];
         OsRng.fill_bytes(&mut id);
@@ -431,7 +431,7 @@ impl NodeStorage {
         }
         {
             let db = crate::embedded::EmbeddedDb::open(&tmp)?;
-            snap.write_into(db.raw())?;
+            snap.write_into(&db.raw())?;
         }
         std::fs::rename(&tmp, &db_path).map_err(|e| files::io_err("cannot rename into", &db_path, e))?;
         files::sync_dir(&target.data_dir)?;

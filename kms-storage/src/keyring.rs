@@ -78,10 +78,21 @@ impl DekFile {
         password: &Zeroizing<String>,
         iterations: u32,
     ) -> Result<(DekFile, SecretKey), StorageError> {
+        let dek = SecretKey::random();
+        let file = Self::wrap(node_id, password, iterations, &dek)?;
+        Ok((file, dek))
+    }
+
+    /// `dek` wrapped under `password` with a fresh salt.
+    pub fn wrap(
+        node_id: &str,
+        password: &Zeroizing<String>,
+        iterations: u32,
+        dek: &SecretKey,
+    ) -> Result<DekFile, StorageError> {
         check_iterations(node_id, iterations)?;
         let mut salt = [0u8; SALT_LEN];
         OsRng.fill_bytes(&mut salt);
-        let dek = SecretKey::random();
         let mut file = DekFile {
             iterations,
             salt,
@@ -89,7 +100,7 @@ impl DekFile {
         };
         let kek = SecretKey::derive_from_password(password.as_bytes(), &salt, iterations);
         file.wrapped = crypto::seal(&kek, &file.aad(node_id), dek.expose());
-        Ok((file, dek))
+        Ok(file)
     }
 
     /// Parse the bytes of a `.dek` file. A file with an iteration count below
@@ -165,6 +176,58 @@ impl DekFile {
             .try_into()
             .map_err(|_| StorageError::Corrupt(format!("{node_id}.dek: bad DEK length")))?;
         Ok(SecretKey::from_bytes(bytes))
+    }
+}
+
+/// The root of a node's key hierarchy: the key-encryption key (KEK) that wraps the
+/// node's DEK into its `.dek` file. This is the port through which the root can move
+/// into hardware (an HSM or a PKCS#11 token doing the wrapping inside the device): the
+/// rest of the storage only ever sees the DEK it unwraps.
+///
+/// Contract: [`KeyEncryptionKey::unwrap_dek`] authenticates the file's bytes, bound to
+/// the node id, and fails with a typed error ([`StorageError::WrongPassword`] for a
+/// wrong credential, [`StorageError::Corrupt`] for a damaged file, another variant for
+/// an unreachable device) without writing anything; [`KeyEncryptionKey::wrap_dek`] is
+/// called before any file of a new node is written, so a KEK that cannot wrap leaves
+/// no file behind.
+pub trait KeyEncryptionKey: Send + Sync {
+    /// Wrap `dek` for node `node_id`: the bytes of its `.dek` file.
+    fn wrap_dek(&self, node_id: &str, dek: &SecretKey) -> Result<Vec<u8>, StorageError>;
+    /// Unwrap the DEK of node `node_id` from the bytes of its `.dek` file.
+    fn unwrap_dek(&self, node_id: &str, file: &[u8]) -> Result<SecretKey, StorageError>;
+}
+
+/// The default KEK: PBKDF2-HMAC-SHA256 of the node's password ([`DekFile`]'s format).
+/// The password is zeroized on drop and never shown by `Debug`.
+pub struct PasswordKek {
+    password: Zeroizing<String>,
+    iterations: u32,
+}
+
+impl std::fmt::Debug for PasswordKek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordKek")
+            .field("password", &"<redacted>")
+            .field("iterations", &self.iterations)
+            .finish()
+    }
+}
+
+impl PasswordKek {
+    /// The KEK of `password`; a new `.dek` file gets `iterations` (an existing file
+    /// records its own count).
+    pub fn new(password: Zeroizing<String>, iterations: u32) -> Self {
+        Self { password, iterations }
+    }
+}
+
+impl KeyEncryptionKey for PasswordKek {
+    fn wrap_dek(&self, node_id: &str, dek: &SecretKey) -> Result<Vec<u8>, StorageError> {
+        Ok(DekFile::wrap(node_id, &self.password, self.iterations, dek)?.to_bytes())
+    }
+
+    fn unwrap_dek(&self, node_id: &str, file: &[u8]) -> Result<SecretKey, StorageError> {
+        DekFile::parse(node_id, file)?.unwrap_dek(node_id, &self.password)
     }
 }
 

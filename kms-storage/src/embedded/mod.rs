@@ -23,7 +23,7 @@ use crate::files;
 use kms_core::StorageError;
 use redb::{Database, Durability, TableDefinition, WriteTransaction};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// Current shard of each key: key id -> encoded record (see `shards`).
 pub(crate) const SHARDS_CURRENT: TableDefinition<&str, &[u8]> = TableDefinition::new("shards_current");
@@ -46,9 +46,13 @@ pub(crate) fn db_err(e: impl std::fmt::Display) -> StorageError {
 }
 
 /// An open embedded database, shared by the stores that use it.
+///
+/// The database sits behind a lock only so that [`EmbeddedDb::compact`] can get it
+/// alone: every other use clones the inner `Arc` out and lets the lock go at once, so
+/// nothing ever waits on redb while holding it.
 #[derive(Clone)]
 pub struct EmbeddedDb {
-    db: Arc<Database>,
+    db: Arc<RwLock<Arc<Database>>>,
     path: PathBuf,
 }
 
@@ -69,7 +73,7 @@ impl EmbeddedDb {
             .create(path)
             .map_err(|e| StorageError::Backend(format!("cannot open database {}: {e}", path.display())))?;
         let me = Self {
-            db: Arc::new(db),
+            db: Arc::new(RwLock::new(Arc::new(db))),
             path: path.to_path_buf(),
         };
         let txn = me.begin_write()?;
@@ -78,6 +82,8 @@ impl EmbeddedDb {
         }
         txn.open_table(AUDIT_LOG).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
+        // Nothing else holds it yet: clear anything an earlier, missed compaction left.
+        me.compact_blocking()?;
         Ok(me)
     }
 
@@ -86,13 +92,52 @@ impl EmbeddedDb {
         &self.path
     }
 
-    pub(crate) fn raw(&self) -> &Database {
-        &self.db
+    pub(crate) fn raw(&self) -> Arc<Database> {
+        match self.db.read() {
+            Ok(g) => g.clone(),
+            // A panic while compacting leaves the database itself consistent.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// A write transaction whose commit is durable when it returns.
     pub(crate) fn begin_write(&self) -> Result<WriteTransaction, StorageError> {
-        begin_durable_write(&self.db)
+        begin_durable_write(&self.raw())
+    }
+
+    /// Compact the file so that pages freed by earlier commits (superseded or deleted
+    /// shard ciphertext, under a DEK that does not rotate) are reused or cut off the
+    /// end of the file rather than left in it: redb is copy-on-write, so a commit
+    /// frees old pages without erasing them. Returns whether it ran: it needs a moment
+    /// with no transaction open in this process, waits up to about a second for one,
+    /// and otherwise leaves the work to the next compaction (the next shard
+    /// replacement or deletion, or the next open).
+    pub(crate) fn compact_blocking(&self) -> Result<bool, StorageError> {
+        for _ in 0..50 {
+            {
+                let mut slot = match self.db.write() {
+                    Ok(g) => g,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                if let Some(db) = Arc::get_mut(&mut slot) {
+                    match db.compact() {
+                        Ok(_) => return Ok(true),
+                        Err(redb::CompactionError::TransactionInProgress) => {}
+                        Err(e) => return Err(db_err(e)),
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(false)
+    }
+
+    /// [`EmbeddedDb::compact_blocking`] on tokio's blocking pool.
+    pub(crate) async fn compact(&self) -> Result<bool, StorageError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.compact_blocking())
+            .await
+            .map_err(|e| StorageError::Backend(format!("storage task failed: {e}")))?
     }
 
     /// Run blocking database work on tokio's blocking pool.

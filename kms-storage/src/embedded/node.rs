@@ -5,7 +5,8 @@ use super::{EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, EncryptedShardS
 use crate::crypto::SecretKey;
 use crate::files;
 use crate::keyring::{
-    self, DekFile, DEFAULT_PBKDF2_ITERATIONS, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS,
+    self, KeyEncryptionKey, PasswordKek, DEFAULT_PBKDF2_ITERATIONS, MAX_PBKDF2_ITERATIONS,
+    MIN_PBKDF2_ITERATIONS,
 };
 use kms_core::audit::AuditSigner;
 use kms_core::{NodeId, StorageError};
@@ -106,16 +107,16 @@ impl std::fmt::Debug for NodeStorage {
     }
 }
 
-/// Load the node's DEK with `password`, or create one when the node is new. Touches no
+/// Load the node's DEK through `kek`, or create one when the node is new. Touches no
 /// file unless it creates the DEK.
-pub(crate) fn load_or_create_dek(
+pub(crate) fn load_or_create_dek_with(
     config: &NodeStorageConfig,
-    password: &Zeroizing<String>,
+    kek: &dyn KeyEncryptionKey,
 ) -> Result<SecretKey, StorageError> {
     let node = config.node_id.as_str();
     let dek_path = config.dek_path();
     if let Some(bytes) = files::read_private_if_exists(&dek_path)? {
-        return DekFile::parse(node, &bytes)?.unwrap_dek(node, password);
+        return kek.unwrap_dek(node, &bytes);
     }
     // Data without its DEK cannot be read; a fresh DEK would hide that until a get.
     if config.db_path().exists() {
@@ -124,9 +125,11 @@ pub(crate) fn load_or_create_dek(
             config.certs_dir.display()
         )));
     }
-    let (file, dek) = DekFile::create(node, password, config.pbkdf2_iterations)?;
+    let dek = SecretKey::random();
+    // Wrapped before anything is written: a KEK that cannot wrap leaves no file.
+    let file = kek.wrap_dek(node, &dek)?;
     files::create_private_dir(&config.certs_dir)?;
-    files::write_private_atomic(&dek_path, &file.to_bytes())?;
+    files::write_private_atomic(&dek_path, &file)?;
     Ok(dek)
 }
 
@@ -153,8 +156,20 @@ impl NodeStorage {
         config: NodeStorageConfig,
         password: &Zeroizing<String>,
     ) -> Result<NodeStorage, StorageError> {
+        let kek = PasswordKek::new(password.clone(), config.pbkdf2_iterations);
+        Self::open_with_kek(config, &kek)
+    }
+
+    /// [`NodeStorage::open`] with the DEK wrapped by any [`KeyEncryptionKey`] (a
+    /// hardware-backed one, say) instead of the password. A KEK that refuses (wrong
+    /// credential, device missing) fails here, before the database is opened, and no
+    /// file is changed.
+    pub fn open_with_kek(
+        config: NodeStorageConfig,
+        kek: &dyn KeyEncryptionKey,
+    ) -> Result<NodeStorage, StorageError> {
         config.validate()?;
-        let dek = load_or_create_dek(&config, password)?;
+        let dek = load_or_create_dek_with(&config, kek)?;
         files::create_private_dir(&config.data_dir)?;
         let db = EmbeddedDb::open(&config.db_path())?;
         let audit_signer = Arc::new(audit_signer(&config.node_id, &dek));

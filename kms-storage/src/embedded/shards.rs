@@ -267,7 +267,9 @@ impl ShardStore for EncryptedShardStore {
                 }
                 txn.commit().map_err(db_err)
             })
-            .await
+            .await?;
+        // The superseded ciphertext must not stay in the file (storage review M6).
+        self.db.compact().await.map(drop)
     }
 
     async fn discard_staged(&self, key_id: &KeyId, session: &SessionId) -> Result<(), StorageError> {
@@ -294,7 +296,8 @@ impl ShardStore for EncryptedShardStore {
                 }
                 txn.commit().map_err(db_err)
             })
-            .await
+            .await?;
+        self.db.compact().await.map(drop)
     }
 
     async fn staged(&self, key_id: &KeyId) -> Result<Option<(SessionId, ShardRecord)>, StorageError> {
@@ -314,7 +317,8 @@ impl ShardStore for EncryptedShardStore {
 
     async fn delete(&self, key_id: &KeyId) -> Result<bool, StorageError> {
         let key = key_id.clone();
-        self.db
+        let removed = self
+            .db
             .blocking(move |db| {
                 let txn = db.begin_write()?;
                 let removed = {
@@ -327,7 +331,10 @@ impl ShardStore for EncryptedShardStore {
                 txn.commit().map_err(db_err)?;
                 Ok(removed)
             })
-            .await
+            .await?;
+        // A destroyed shard's ciphertext must not stay in the file (storage review M6).
+        self.db.compact().await?;
+        Ok(removed)
     }
 
     async fn list(&self) -> Result<Vec<KeyId>, StorageError> {
