@@ -16,6 +16,7 @@
 //! [`dkg`] (generic DKG and refresh over a [`group::Group`]).
 
 pub mod bls;
+pub mod class_group;
 pub mod dkg;
 pub mod eddsa;
 pub mod error;
