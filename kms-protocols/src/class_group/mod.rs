@@ -298,9 +298,9 @@ impl ClassGroup {
     fn nucomp(&self, f: &QuadForm, g: &QuadForm) -> QuadForm {
         // Order so that a1 <= a2.
         let (f, g) = if f.a > g.a { (g, f) } else { (f, g) };
-        let a1 = f.a.clone();
-        let a2 = g.a.clone();
-        let c2 = g.c.clone();
+        let mut a1 = f.a.clone();
+        let mut a2 = g.a.clone();
+        let mut c2 = g.c.clone();
         let ss = &(&f.b + &g.b) >> 1;
         let m = &(&f.b - &g.b) >> 1;
 
@@ -312,13 +312,20 @@ impl ClassGroup {
             let (sp, v1, _) = t.gcdext(&a1);
             (sp, v1)
         };
+        // k is Cohen's r (Alg. 5.4.7 step 4): B = b2 + 2·a2·k after a1, a2 are divided
+        // by d1 = gcd(a1, a2, (b1 + b2)/2) and c2 multiplied by it.
+        let mut k = fmod(&(&m * &v1), &a1);
         if sp != Mpz::one() {
-            // gcd(a1, a2) != 1 is rare for random elements (it happens inside the
-            // subgroup F, whose forms all have a = q²): the textbook algorithm handles
-            // every case, so it takes this one.
-            return self.compose_textbook(f, g);
+            // d1 = gcd(ss, sp) = v2·ss + u2·sp
+            let (d1, v2, u2) = ss.gcdext(&sp);
+            k = &(&k * &u2) - &(&v2 * &c2);
+            if d1 != Mpz::one() {
+                a1 = &a1 / &d1;
+                a2 = &a2 / &d1;
+                c2 = &c2 * &d1;
+            }
+            k = fmod(&k, &a1);
         }
-        let k = fmod(&(&m * &v1), &a1);
         if a1 < self.l {
             let t = &a2 * &k;
             let a = &a2 * &a1;
@@ -352,13 +359,15 @@ impl ClassGroup {
     fn nudupl(&self, f: &QuadForm) -> QuadForm {
         // s = gcd(b, a) = v2·b + (.)·a
         let (s, v2, _) = f.b.gcdext(&f.a);
+        // k = -c·(b/s)^-1 mod a/s, from the original c (Cohen's r with f1 = f2); then
+        // a1 = a/s and c1 = c·s as in the composition.
+        let mut a1 = f.a.clone();
+        let mut c1 = f.c.clone();
         if s != Mpz::one() {
-            // As in NUCOMP: the rare non-coprime case goes to the textbook algorithm.
-            return self.compose_textbook(f, f);
+            a1 = &a1 / &s;
+            c1 = &c1 * &s;
         }
-        let a1 = f.a.clone();
-        let c1 = f.c.clone();
-        let k = fmod(&-(&v2 * &c1), &a1);
+        let k = fmod(&-(&v2 * &f.c), &a1);
         if a1 < self.l {
             let t = &a1 * &k;
             let a = &a1 * &a1;
