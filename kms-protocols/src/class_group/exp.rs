@@ -8,6 +8,7 @@
 use super::{ClassGroup, QuadForm};
 use crate::gg18::bigint::BigInt;
 use gmp::mpz::Mpz;
+use zeroize::Zeroize;
 
 /// The width-`w` NAF of `|e|`, least significant digit first: every non-zero digit is
 /// odd and below `2^(w-1)` in absolute value, and any `w` consecutive digits hold at
@@ -94,7 +95,7 @@ impl ClassGroup {
             f.clone()
         };
         let w = window_for(e.bits());
-        let digits = wnaf(e, w);
+        let mut digits = wnaf(e, w);
         let pos = odd_powers(self, &base, 1 << (w - 2));
         let mut neg = vec![None; pos.len()];
         let mut acc: Option<QuadForm> = None;
@@ -104,6 +105,8 @@ impl ClassGroup {
             }
             acc = apply_digit(self, acc, d, &pos, &mut neg);
         }
+        // The digits spell the (possibly secret) exponent.
+        digits.zeroize();
         acc.unwrap_or_else(|| self.identity())
     }
 
@@ -121,8 +124,8 @@ impl ClassGroup {
             g.clone()
         };
         let w = window_for(e.bits().max(k.bits())).min(5);
-        let de = wnaf(e, w);
-        let dk = wnaf(k, w);
+        let mut de = wnaf(e, w);
+        let mut dk = wnaf(k, w);
         let pf = odd_powers(self, &fb, 1 << (w - 2));
         let pg = odd_powers(self, &gb, 1 << (w - 2));
         let mut nf = vec![None; pf.len()];
@@ -135,6 +138,8 @@ impl ClassGroup {
             acc = apply_digit(self, acc, de.get(i).copied().unwrap_or(0), &pf, &mut nf);
             acc = apply_digit(self, acc, dk.get(i).copied().unwrap_or(0), &pg, &mut ng);
         }
+        de.zeroize();
+        dk.zeroize();
         acc.unwrap_or_else(|| self.identity())
     }
 }

@@ -45,6 +45,8 @@ fn parameters_satisfy_the_cl_conditions() {
     let p = params();
     assert_eq!(p.group().discriminant().bits(), 2339);
     assert_eq!(p.exponent_bound().bits(), 963);
+    // One element on the wire: sign byte, a and |b| of 147 bytes each.
+    assert_eq!(p.group().encoded_len(), 295);
     // Self-generated regression value (not an external vector): where the derivation
     // from SECP256K1_SEED stops. A change here means the parameters changed.
     assert_eq!(p.derivation(), EXPECTED_DERIVATION);
