@@ -18,6 +18,7 @@
 //! [`dkg`] (generic DKG and refresh over a [`group::Group`]).
 
 pub mod bls;
+pub mod class_group;
 pub mod codec;
 pub mod dkg;
 pub mod driver;

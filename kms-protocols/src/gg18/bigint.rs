@@ -226,6 +226,23 @@ impl BigInt {
         }
     }
 
+    /// Extended GCD: `(g, s, t)` with `g = gcd(self, other) = s*self + t*other`, g >= 0.
+    pub fn gcdext(&self, other: &Self) -> (Self, Self, Self) {
+        let (g, s, t) = self.0.gcdext(&other.0);
+        (Self(g), Self(s), Self(t))
+    }
+
+    /// The GMP integer inside, for arithmetic layers (the class group) that need
+    /// GMP's in-place operations to avoid an allocation per step.
+    pub(crate) fn as_mpz(&self) -> &Mpz {
+        &self.0
+    }
+
+    /// Wrap a GMP integer.
+    pub(crate) fn from_mpz(m: Mpz) -> Self {
+        Self(m)
+    }
+
     /// Absorb into a transcript: a sign byte then the minimal magnitude bytes, so the
     /// encoding is injective (the transcript length-prefixes the item).
     pub fn append_to(&self, t: &mut Transcript, label: &[u8]) {
