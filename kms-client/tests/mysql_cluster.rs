@@ -101,7 +101,9 @@ async fn two_coordinators_on_one_mysql_store_take_turns() {
         .await
         .expect("MySQL/MariaDB must be running for --features mysql");
     let metadata = Arc::new(store.metadata());
-    let audit = Arc::new(store.audit());
+    // Both coordinators append to one log under the service's one audit key.
+    let signer = kms_core::audit::AuditSigner::generate("gateway", &mut OsRng);
+    let audit = Arc::new(store.audit(Arc::new(signer)).await.expect("audit log verifies"));
     let bus_slot: Arc<std::sync::Mutex<Option<Arc<dyn NodeTransport>>>> = Default::default();
     let slot = bus_slot.clone();
     let cluster = InProcessCluster::builder()

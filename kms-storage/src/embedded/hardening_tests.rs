@@ -135,19 +135,20 @@ async fn review_storage_m6_no_superseded_shard_in_file() {
         crate::contract::key("refreshed"),
         crate::contract::key("destroyed"),
     );
+    let session = kms_core::ports::SessionId([7; 32]);
     let mut gone = Vec::new();
     // A refresh: epoch 1, 2 and 3 of one key, each replaced by the next.
     s.put(&refreshed, &rec(1)).await.unwrap();
     for v in 2..=3 {
         gone.push(raw_current(node.db(), "refreshed"));
-        s.stage(&refreshed, &rec(v)).await.unwrap();
-        s.commit_staged(&refreshed, v).await.unwrap();
+        s.stage(&refreshed, &session, &rec(v)).await.unwrap();
+        s.commit_staged(&refreshed, &session, v).await.unwrap();
     }
     let kept = raw_current(node.db(), "refreshed");
     // A destroy, of a key that also had a staged record.
     s.put(&destroyed, &rec(1)).await.unwrap();
     gone.push(raw_current(node.db(), "destroyed"));
-    s.stage(&destroyed, &rec(2)).await.unwrap();
+    s.stage(&destroyed, &session, &rec(2)).await.unwrap();
     assert!(s.delete(&destroyed).await.unwrap());
     for (i, old) in gone.iter().enumerate() {
         assert!(
