@@ -350,6 +350,26 @@ impl PaillierSecret {
         let mq = k.q_mod.mul(&lq, &k.hq);
         self.crt_combine(&mp, &mq)
     }
+
+    /// [`PaillierSecret::decrypt`] to the centred residue in (-N/2, N/2]: the exact
+    /// plaintext of any ciphertext whose plaintext, as an integer, lies in that range.
+    /// MtA needs this: a malicious Bob may add a negative β' (his proof bounds |β'|,
+    /// not its sign), and decoding to `[0, N)` would turn a·b + β' < 0 into
+    /// N + a·b + β', which is not a·b + β' mod q.
+    pub fn decrypt_centred(&self, c: &Ciphertext) -> BigInt {
+        let m = self.decrypt(c);
+        // floor(N/2): N is odd, so m > N/2 exactly when m >= (N+1)/2.
+        let half = self
+            .public
+            .n()
+            .div_floor(&BigInt::from_u64(2))
+            .unwrap_or_else(BigInt::zero);
+        if m > half {
+            &m - self.public.n()
+        } else {
+            m
+        }
+    }
 }
 
 #[cfg(test)]
