@@ -169,7 +169,25 @@ impl PaillierExp for PaillierSecret {
 pub struct Ciphertext(pub BigInt);
 
 /// The encryption randomness r and r^N mod N^2. Secret: whoever knows r can decrypt.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+///
+/// Single use, so deliberately not `Clone`: two ciphertexts with one r are linked, and
+/// with the response s = r^e·β of a proof the reuse leaks β. Whoever holds a nonce
+/// spends it; it cannot be duplicated:
+///
+/// ```compile_fail
+/// fn reuse(n: &kms_protocols::gg18::paillier::EncryptionNonce) {
+///     let _copy = n.clone();
+/// }
+/// ```
+///
+/// (the same function without the clone compiles:)
+///
+/// ```
+/// fn spend(n: kms_protocols::gg18::paillier::EncryptionNonce) {
+///     drop(n);
+/// }
+/// ```
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub struct EncryptionNonce {
     pub(crate) r: BigInt,
     pub(crate) rn: BigInt,
