@@ -70,6 +70,7 @@ pub struct TssNode {
     peer_aux: Mutex<BTreeMap<NodeId, PeerAux>>,
     vault: Option<Arc<dyn SecretVault>>,
     gg18_pools: Arc<Mutex<HashMap<KeyId, Gg18Precomputed>>>,
+    gg18_aux_pool: Arc<gg18::AuxPool>,
 }
 
 impl TssNode {
@@ -102,6 +103,7 @@ impl TssNode {
             peer_aux: Mutex::new(BTreeMap::new()),
             vault: None,
             gg18_pools: Arc::new(Mutex::new(HashMap::new())),
+            gg18_aux_pool: Arc::new(gg18::AuxPool::default()),
         }
     }
 
@@ -210,7 +212,8 @@ impl TssNode {
             if output.is_some() {
                 return error(Some(msg.sender), "message after the run finished");
             }
-            match session.run.handle(msg, &mut rng) {
+            let gg18 = session.algorithm == Algorithm::Gg18;
+            match gg18::off_the_workers(gg18, || session.run.handle(msg, &mut rng)) {
                 Ok((out, o)) => {
                     outgoing.extend(out);
                     output = o;
@@ -382,8 +385,18 @@ impl TssNode {
             } => {
                 let parties = self.session_parties(parties, None)?;
                 let record = self.load_share(&key_id).await?;
-                let (run, outgoing) =
-                    schemes::start_refresh(record.algorithm, &record.data, session, &mut self.fork_rng())?;
+                let gg18 = match record.algorithm {
+                    Algorithm::Gg18 => Some(self.gg18_refresh_inputs(&parties).await?),
+                    _ => None,
+                };
+                let (algorithm, data, mut rng) = (record.algorithm, record.data.clone(), self.fork_rng());
+                // A GG18 refresh proves its new aux material (about a second): off the
+                // async workers.
+                let (run, outgoing) = tokio::task::spawn_blocking(move || {
+                    schemes::start_refresh(algorithm, &data, session, gg18, &mut rng)
+                })
+                .await
+                .map_err(|e| KmsError::InvalidRequest(format!("refresh task failed: {e}")))??;
                 let s = Session {
                     opened: Instant::now(),
                     parties,
@@ -427,6 +440,9 @@ impl TssNode {
                 self.generate_gg18_aux().await?;
                 NodeResponse::Ack
             }
+            NodeRequest::PrepareRefreshAux => NodeResponse::AuxPoolReady {
+                ready: self.prepare_refresh_aux().await?,
+            },
             NodeRequest::ForgetPeerAux { node } => {
                 lock(&self.peer_aux).remove(&node);
                 if let Some(vault) = &self.vault {
