@@ -175,8 +175,9 @@ pub struct Ciphertext(pub BigInt);
 /// spends it; it cannot be duplicated:
 ///
 /// ```compile_fail
-/// fn reuse(n: &kms_protocols::gg18::paillier::EncryptionNonce) {
-///     let _copy = n.clone();
+/// use kms_protocols::gg18::paillier::EncryptionNonce;
+/// fn reuse(n: &EncryptionNonce) -> EncryptionNonce {
+///     n.clone()
 /// }
 /// ```
 ///
