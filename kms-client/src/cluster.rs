@@ -43,6 +43,7 @@ pub struct InProcessClusterBuilder {
     seed: Option<[u8; 32]>,
     shard_stores: BTreeMap<String, Arc<dyn ShardStore>>,
     gg18_aux: BTreeMap<String, AuxSecret>,
+    gg18_refresh_aux: BTreeMap<String, Vec<AuxSecret>>,
     metadata: Option<Arc<dyn MetadataStore>>,
     audit: Option<Arc<dyn AuditLog>>,
     recovery: Option<RecoveryOptions>,
@@ -99,6 +100,18 @@ impl InProcessClusterBuilder {
     /// first time it takes part in a GG18 key, which costs seconds of safe-prime search).
     pub fn gg18_aux(mut self, name: &str, aux: AuxSecret) -> Self {
         self.gg18_aux.insert(name.to_string(), aux);
+        self
+    }
+
+    /// Give node `name` fresh GG18 aux material for key refreshes (each refresh of a
+    /// GG18 key re-keys every holder's Paillier key; default: generated when a refresh
+    /// needs it, seconds to minutes of safe-prime search). Given material is used
+    /// first, one set per refresh, and is not refilled in the background.
+    pub fn gg18_refresh_aux(mut self, name: &str, ready: Vec<AuxSecret>) -> Self {
+        self.gg18_refresh_aux
+            .entry(name.to_string())
+            .or_default()
+            .extend(ready);
         self
     }
 
@@ -272,6 +285,9 @@ impl InProcessClusterBuilder {
             if let Some(aux) = self.gg18_aux.remove(id.as_str()) {
                 node = node.with_gg18_aux(aux);
             }
+            if let Some(ready) = self.gg18_refresh_aux.remove(id.as_str()) {
+                node = node.with_gg18_refresh_aux(ready);
+            }
             bus.register(Arc::new(node));
             node_ids.push(id);
         }
@@ -313,6 +329,7 @@ impl InProcessCluster {
             seed: None,
             shard_stores: BTreeMap::new(),
             gg18_aux: BTreeMap::new(),
+            gg18_refresh_aux: BTreeMap::new(),
             metadata: None,
             audit: None,
             recovery: None,

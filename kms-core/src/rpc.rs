@@ -66,6 +66,10 @@ pub enum NodeRequest {
     /// Replace this node's GG18 aux material with newly generated material. Existing
     /// keys keep the material they were made with (it is part of their shares).
     RefreshAux,
+    /// Make sure fresh GG18 aux material is ready for a key refresh (a refresh re-keys
+    /// every holder's Paillier key): start generating it if the node's pool is empty,
+    /// and answer at once with how many are ready (`AuxPoolReady`).
+    PrepareRefreshAux,
     /// Drop the verified GG18 aux material of `node` (it was refreshed); the next key
     /// with it exchanges anew.
     ForgetPeerAux {
@@ -219,6 +223,11 @@ pub enum NodeResponse {
         own: Option<[u8; 32]>,
         /// Digest of each peer's material as the node holds it.
         peers: Vec<(NodeId, [u8; 32])>,
+    },
+    /// Answer to `PrepareRefreshAux`: fresh GG18 aux material ready in the node's pool.
+    AuxPoolReady {
+        /// Entries ready (0 while the first is being generated).
+        ready: usize,
     },
     /// Answer to `ListShards`.
     Shards {

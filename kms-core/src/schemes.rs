@@ -200,11 +200,20 @@ pub(crate) fn start_sign(
     })
 }
 
-/// Start a refresh of a stored share.
+/// What a GG18 refresh needs: this holder's fresh aux secret (a refresh re-keys every
+/// holder's Paillier key and ring-Pedersen parameters) and every holder's identity
+/// context, by party index.
+pub(crate) struct Gg18RefreshInputs {
+    pub aux: AuxSecret,
+    pub identities: BTreeMap<PartyIndex, Vec<u8>>,
+}
+
+/// Start a refresh of a stored share (`gg18` must be given for GG18 keys).
 pub(crate) fn start_refresh(
     algorithm: Algorithm,
     share: &[u8],
     session: SessionId,
+    gg18: Option<Gg18RefreshInputs>,
     rng: &mut ChaCha20Rng,
 ) -> Result<Started, KmsError> {
     fn boxed<G: SchemeGroup>(r: (Dkg<G>, Vec<Envelope>)) -> Started {
@@ -214,8 +223,9 @@ pub(crate) fn start_refresh(
         Algorithm::Eddsa => boxed(eddsa::start_refresh(session, KeyShare::from_bytes(share)?, rng)?),
         Algorithm::Bls => boxed(bls::start_refresh(session, KeyShare::from_bytes(share)?, rng)?),
         Algorithm::Gg18 => {
+            let inputs = gg18.ok_or(KmsError::Unsupported("GG18 refresh without fresh aux material"))?;
             let share = gg18::Gg18KeyShare::from_bytes(share)?;
-            let (run, msgs) = gg18::start_refresh(session, &share, rng)?;
+            let (run, msgs) = gg18::start_refresh(session, &share, inputs.aux, &inputs.identities, rng)?;
             (Box::new(run), msgs)
         }
         other => return Err(unsupported(other)),

@@ -69,6 +69,19 @@ pub enum Fault {
     /// The confirmation hash of the final state differs from ours.
     #[error("confirmation does not match the local transcript")]
     BadConfirmation,
+    /// A modulus (Paillier N, ring-Pedersen N~) outside the accepted size: too small
+    /// for security, or so large that every operation with it is a denial of service.
+    #[error("{what} has {bits} bits, {min}..={max} accepted")]
+    ModulusSize {
+        /// Which modulus.
+        what: &'static str,
+        /// Its size.
+        bits: usize,
+        /// Smallest accepted size.
+        min: usize,
+        /// Largest accepted size.
+        max: usize,
+    },
     /// Any other protocol-specific fault.
     #[error("{0}")]
     Other(String),

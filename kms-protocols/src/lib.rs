@@ -1,5 +1,5 @@
-// `deny` rather than `forbid` so that `bls::ffi`, and only it, can opt out to call
-// blst's raw field and group arithmetic.
+// `deny` rather than `forbid` so that `bls::ffi` can opt out to call blst's raw field
+// and group arithmetic, and `gg18::bigint`'s limb wipe to overwrite GMP's limbs.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 //! Sans-IO threshold protocols for the MPC key-management service.

@@ -35,6 +35,7 @@ struct PartyPrimes {
 #[derive(Deserialize)]
 struct Fixtures {
     parties: Vec<PartyPrimes>,
+    refresh_parties: Vec<PartyPrimes>,
     small_factor_p: BigInt,
     small_factor_q: BigInt,
     non_blum_p: BigInt,
@@ -104,7 +105,7 @@ fn fixture_primes_are_what_they_claim() {
     let mut r = rng(1);
     let f = fixtures();
     assert!(f.parties.len() >= 4);
-    for pp in &f.parties {
+    for pp in f.parties.iter().chain(&f.refresh_parties) {
         for p in [&pp.paillier_p, &pp.paillier_q] {
             assert_eq!(p.bits(), 1024);
             assert!(is_blum_prime(&mut r, p));

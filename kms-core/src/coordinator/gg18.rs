@@ -1,7 +1,14 @@
 //! GG18 aux material across the cluster: whether holders know each other's, the
-//! exchange that fixes it, and a node's refresh of its own.
+//! exchange that fixes it, a node's refresh of its own, and the fresh material every
+//! holder needs before a key refresh (which re-keys each holder's Paillier key).
 
 use super::*;
+
+/// How long a key refresh waits for its holders to have fresh aux material (safe-prime
+/// generation on a busy node can take minutes).
+const REFRESH_AUX_WAIT: Duration = Duration::from_secs(30 * 60);
+/// How often the holders are asked while the coordinator waits.
+const REFRESH_AUX_POLL: Duration = Duration::from_millis(250);
 
 impl Coordinator {
     /// Whether each of `nodes` holds verified GG18 aux material of every other one.
@@ -71,6 +78,39 @@ impl Coordinator {
             }
         }
         Ok(())
+    }
+
+    /// Wait until every holder of a GG18 key has fresh aux material ready for the
+    /// refresh (normally at once: nodes keep a pool, filled in the background; an empty
+    /// pool starts generating when asked), logging progress. The node calls stay short,
+    /// so slow prime generation never hits the call timeout.
+    pub(super) async fn ensure_gg18_refresh_aux(&self, parties: &Parties) -> Result<(), KmsError> {
+        let started = Instant::now();
+        let mut last_report = Instant::now();
+        loop {
+            let mut waiting = Vec::new();
+            for node in parties.values() {
+                match self.call(node, NodeRequest::PrepareRefreshAux).await? {
+                    NodeResponse::AuxPoolReady { ready } if ready > 0 => {}
+                    NodeResponse::AuxPoolReady { .. } => waiting.push(node.clone()),
+                    other => return Err(unexpected(node, &other)),
+                }
+            }
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            if started.elapsed() > REFRESH_AUX_WAIT {
+                return Err(KmsError::Node {
+                    node: waiting[0].clone(),
+                    message: "no fresh GG18 aux material for the refresh in time".into(),
+                });
+            }
+            if last_report.elapsed() >= Duration::from_secs(10) || started.elapsed() < REFRESH_AUX_POLL {
+                info!(waiting = ?waiting, elapsed_s = started.elapsed().as_secs(), "key refresh waits for fresh GG18 aux material");
+                last_report = Instant::now();
+            }
+            tokio::time::sleep(REFRESH_AUX_POLL).await;
+        }
     }
 
     /// Make sure every holder of a new GG18 key has verified every other holder's aux

@@ -570,6 +570,9 @@ impl Coordinator {
             .iter()
             .filter_map(|h| Some((PartyIndex::new(h.party)?, h.node.clone())))
             .collect();
+        if meta.spec.algo_type == Algorithm::Gg18 {
+            self.ensure_gg18_refresh_aux(&parties).await?;
+        }
         let session = self.with_rng_do(SessionId::random);
         let starts = parties
             .values()

@@ -110,6 +110,7 @@ pub struct TssNode {
     gg18_pools: Arc<Mutex<HashMap<KeyId, Gg18Precomputed>>>,
     lifecycle: lifecycle::Lifecycle,
     intake: Mutex<HashMap<SessionId, Intake>>,
+    gg18_aux_pool: Arc<gg18::AuxPool>,
 }
 
 impl TssNode {
@@ -147,6 +148,7 @@ impl TssNode {
             gg18_pools: Arc::new(Mutex::new(HashMap::new())),
             lifecycle: lifecycle::Lifecycle::default(),
             intake: Mutex::new(HashMap::new()),
+            gg18_aux_pool: Arc::new(gg18::AuxPool::default()),
         }
     }
 
@@ -277,7 +279,8 @@ impl TssNode {
                 continue;
             }
             intake.received.push(Evidence { sealed, opening });
-            match session.run.handle(msg, &mut rng) {
+            let gg18 = session.algorithm == Algorithm::Gg18;
+            match gg18::off_the_workers(gg18, || session.run.handle(msg, &mut rng)) {
                 Ok((out, o)) => {
                     outgoing.extend(out);
                     output = o;
@@ -482,8 +485,18 @@ impl TssNode {
             } => {
                 let parties = self.session_parties(parties, None)?;
                 let record = self.load_share(&key_id).await?;
-                let (run, outgoing) =
-                    schemes::start_refresh(record.algorithm, &record.data, session, &mut self.fork_rng())?;
+                let gg18 = match record.algorithm {
+                    Algorithm::Gg18 => Some(self.gg18_refresh_inputs(&parties).await?),
+                    _ => None,
+                };
+                let (algorithm, data, mut rng) = (record.algorithm, record.data.clone(), self.fork_rng());
+                // A GG18 refresh proves its new aux material (about a second): off the
+                // async workers.
+                let (run, outgoing) = tokio::task::spawn_blocking(move || {
+                    schemes::start_refresh(algorithm, &data, session, gg18, &mut rng)
+                })
+                .await
+                .map_err(|e| KmsError::InvalidRequest(format!("refresh task failed: {e}")))??;
                 let s = Session {
                     opened: Instant::now(),
                     parties,
@@ -527,6 +540,9 @@ impl TssNode {
                 self.generate_gg18_aux().await?;
                 NodeResponse::Ack
             }
+            NodeRequest::PrepareRefreshAux => NodeResponse::AuxPoolReady {
+                ready: self.prepare_refresh_aux().await?,
+            },
             NodeRequest::ForgetPeerAux { node } => {
                 lock(&self.peer_aux).remove(&node);
                 if let Some(vault) = &self.vault {

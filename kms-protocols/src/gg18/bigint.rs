@@ -25,8 +25,53 @@ use zeroize::Zeroize;
 pub const MAX_DECODED_BITS: usize = 16_384;
 
 /// An arbitrary-precision signed integer.
+///
+/// Every value is wiped when dropped (all of GMP's allocated limbs are overwritten with
+/// zeros before the memory goes back to the allocator), because secrets pass through
+/// countless temporaries that no owner could wipe one by one. `Debug` shows only the
+/// bit length, so a stray `{:?}` on a secret prints nothing of its value.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BigInt(Mpz);
+
+/// The memory layout of GMP's `mpz_t` (`__mpz_struct` in gmp.h: allocated limbs, signed
+/// size in limbs, limb pointer), which the binding keeps private.
+#[repr(C)]
+struct RawMpz {
+    alloc: std::os::raw::c_int,
+    size: std::os::raw::c_int,
+    limbs: *mut usize,
+}
+
+/// Overwrite every allocated limb of `m` (not only the live ones: limbs above the
+/// current size may hold an earlier, larger value) and leave it the value 0.
+///
+/// The binding's own `Drop` overwrites only `size * 4` bytes (it writes `c_int`s over
+/// 8-byte limbs), so half of every value would otherwise survive in freed memory.
+#[allow(unsafe_code)]
+fn wipe_limbs(m: &mut Mpz) {
+    // SAFETY: `inner_mut` points at the live `mpz_t` of `m`, whose layout is `RawMpz`.
+    // GMP guarantees `alloc` limbs behind `limbs` (with lazy allocation, `alloc` is 0
+    // and the pointer is a shared read-only dummy limb, so nothing is written).
+    // Size 0 with any allocation is the canonical representation of 0.
+    unsafe {
+        let raw = m.inner_mut() as *mut RawMpz;
+        let alloc = usize::try_from((*raw).alloc).unwrap_or(0);
+        let limbs = (*raw).limbs;
+        if !limbs.is_null() {
+            for i in 0..alloc {
+                std::ptr::write_volatile(limbs.add(i), 0);
+            }
+        }
+        (*raw).size = 0;
+    }
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+impl Drop for BigInt {
+    fn drop(&mut self) {
+        wipe_limbs(&mut self.0);
+    }
+}
 
 impl BigInt {
     /// 0.
@@ -254,27 +299,18 @@ impl BigInt {
 }
 
 impl Zeroize for BigInt {
-    /// Overwrites the live limbs in place (an all-ones value of the same size is copied
-    /// over them), then sets the value to 0. GMP's internal scratch memory is not
-    /// reachable from safe code; see docs/bigint.md.
+    /// Overwrites every allocated limb in place with zeros and leaves the value 0 (the
+    /// same wipe as on drop). GMP's internal scratch memory (mostly on the stack at
+    /// these sizes) is not reachable from here; see docs/bigint.md.
     fn zeroize(&mut self) {
-        let bits = self.0.bit_length().max(1);
-        let mut ones = Mpz::zero();
-        ones.setbit(bits);
-        ones -= 1u64;
-        self.0.set(&ones);
-        self.0.set(&Mpz::zero());
+        wipe_limbs(&mut self.0);
     }
 }
 
+/// Only the size: any value may be a secret.
 impl fmt::Debug for BigInt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h = self.to_hex();
-        if h.len() > 24 {
-            write!(f, "BigInt({}..{} bits)", &h[..16], self.bits())
-        } else {
-            write!(f, "BigInt({h})")
-        }
+        write!(f, "BigInt(<{} bits>)", self.bits())
     }
 }
 
@@ -334,9 +370,17 @@ impl From<u64> for BigInt {
 ///
 /// Every modulus of the GG18 layer (N, N^2, N~, p, p^2, ...) is odd, and the constant-time
 /// exponentiation requires it, so an even modulus is refused here rather than handled.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+/// Secret moduli (p, p^2, ...) are wiped on drop like every [`BigInt`]; `Debug` shows
+/// the bit length only.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Modulus {
     m: BigInt,
+}
+
+impl fmt::Debug for Modulus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Modulus(<{} bits>)", self.bits())
+    }
 }
 
 impl Modulus {
@@ -532,5 +576,57 @@ mod tests {
         let mut v = BigInt::from_hex("123456789abcdef0123456789abcdef").unwrap();
         v.zeroize();
         assert!(v.is_zero());
+    }
+
+    /// The limbs a value occupied, read through GMP's raw `mpz_t` (allocated count and
+    /// pointer): what the allocator would get back on drop.
+    #[allow(unsafe_code)]
+    fn allocated_limbs(v: &mut BigInt) -> Vec<usize> {
+        // SAFETY: reads `alloc` limbs of a live mpz_t (see `wipe_limbs`).
+        unsafe {
+            let raw = v.0.inner_mut() as *mut RawMpz;
+            let alloc = usize::try_from((*raw).alloc).unwrap_or(0);
+            (0..alloc)
+                .map(|i| std::ptr::read_volatile((*raw).limbs.add(i)))
+                .collect()
+        }
+    }
+
+    /// Review L3: the wipe that runs on drop (and on `zeroize`) overwrites every
+    /// allocated limb with zeros, including limbs above the live size that hold what
+    /// an earlier, larger value left there.
+    #[test]
+    fn review_l3_secret_limbs_are_wiped_before_free() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let mut v = BigInt::random_bits(&mut rng, 1024) + BigInt::pow2(1023);
+        // Shrink in place: the allocation keeps 16 limbs, the live size drops to 1, and
+        // the upper limbs still hold the old secret.
+        v.0.set(&Mpz::from(0xdead_beef_u64));
+        let before = allocated_limbs(&mut v);
+        assert!(before.len() >= 16 && before[1..].iter().any(|l| *l != 0));
+        v.zeroize();
+        assert!(v.is_zero());
+        let after = allocated_limbs(&mut v);
+        assert_eq!(
+            after.len(),
+            before.len(),
+            "the allocation is reused, not replaced"
+        );
+        assert!(after.iter().all(|l| *l == 0), "a limb survived the wipe");
+    }
+
+    /// Review I1: no value bits in `Debug`, neither of an integer nor of a modulus.
+    #[test]
+    fn review_i1_debug_shows_no_value_bits() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let p = BigInt::random_bits(&mut rng, 1024) * BigInt::from_u64(2) + BigInt::one();
+        let hex = p.to_hex();
+        let m = Modulus::new(p.clone()).unwrap();
+        for dbg in [format!("{:?}", m), format!("{p:?}"), format!("{:?}", Some(&p))] {
+            assert!(!dbg.contains(&hex[..8]), "{dbg} shows p's hex prefix");
+            assert!(!dbg.contains(&hex[hex.len() - 8..]), "{dbg} shows p's hex suffix");
+            assert!(dbg.contains(&format!("{} bits", p.bits())), "{dbg}");
+        }
+        assert!(!format!("{:?}", BigInt::from_u64(0xabcdef)).contains("abcdef"));
     }
 }

@@ -3,7 +3,8 @@
 //! range proofs) and MtA / MtAwc.
 //!
 //! A node's auxiliary material ([`aux_info::AuxSecret`], [`aux_info::AuxPublic`]) is made
-//! once and reused for every key; a peer's is verified once ([`aux_info::PeerAux`]).
+//! once and reused for every new key; a peer's is verified once ([`aux_info::PeerAux`]).
+//! A [`refresh`] replaces it, for the refreshed key, by fresh material of every holder.
 //! Every verifier step returns a [`crate::Fault`], so the protocol layer can name the
 //! sender. The backend is GMP (see docs/bigint.md); all code uses it through [`bigint`].
 //!
@@ -55,8 +56,7 @@ pub type Gg18Sign = sign::SignRun<PaillierMta>;
 /// A pool of precomputed GG18 signing randomness for one node's aux material
 /// (see [`precompute`]): filled off the critical path, taken by [`start_sign_with`].
 pub type Gg18Precomputed = precompute::PrecomputedOf<PaillierMta>;
-/// A GG18 share refresh run.
-pub type Gg18Refresh = refresh::RefreshOf<PaillierMta>;
+pub use refresh::Gg18Refresh;
 
 /// Start an aux exchange (`Phase::Aux`) for party `me` among `parties`. `contexts`
 /// holds each party's identity context (e.g. its node id: the proofs are bound to it, not
@@ -118,13 +118,18 @@ pub fn start_sign_with<R: RngCore + CryptoRng>(
 }
 
 /// Start a proactive refresh of `share` with all other holders: same public key, new
-/// shares, epoch + 1.
+/// shares, new aux material for every holder (`new_aux` is this holder's, fresh; see
+/// [`refresh`]), epoch + 1. `identities` holds every holder's identity context by
+/// party index (as for [`start_aux_exchange`]); the new aux proofs are bound to it, to
+/// the session and to the key.
 pub fn start_refresh<R: RngCore + CryptoRng>(
     session: SessionId,
     share: &Gg18KeyShare,
+    new_aux: aux_info::AuxSecret,
+    identities: &BTreeMap<PartyIndex, Vec<u8>>,
     rng: &mut R,
 ) -> Result<(Gg18Refresh, Vec<Envelope>), ProtocolError> {
-    Gg18Refresh::start(session, share, rng)
+    Gg18Refresh::start(session, share, new_aux, identities, rng)
 }
 #[cfg(test)]
 mod tests;

@@ -9,8 +9,10 @@
 //!    proof also shows g^b = B. Most of Bob's work is precomputable ([`BobNonces`]).
 //! 3. Alice: verifies Bob's proof, α = Dec_A(c_B) mod q ([`alice_finish`]).
 //!
-//! No value wraps mod N: a <= q^3, b < q (proven <= q^3), β' <= q^7 give
-//! a·b + β' < 2q^7 < N for N >= 2048 bits.
+//! No value wraps mod N: a <= q^3, b < q (proven <= q^3), |β'| <= q^7 give
+//! |a·b + β'| < 2q^7 < N/2 for N >= 2048 bits. Bob's proof bounds |β'| but not its
+//! sign, so Alice decrypts to the centred residue in (-N/2, N/2], which is then the
+//! exact integer a·b + β' whatever sign a cheating Bob chose.
 //!
 //! Every check returns a [`Fault`]: the caller knows who sent the message and names them.
 
@@ -361,8 +363,64 @@ pub fn alice_finish(
         x_point: b_point,
     };
     reply.proof.verify(ctx, &statement)?;
-    let mut alpha_prime = sk.decrypt(&reply.ciphertext);
+    let mut alpha_prime = sk.decrypt_centred(&reply.ciphertext);
     let alpha = bigint_to_scalar(&alpha_prime);
     alpha_prime.zeroize();
     Ok(alpha)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gg18::test_support::{fixture_aux, p};
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    /// Review L1: Bob's proof bounds |β'| <= q^7 but not its sign, so a cheating Bob
+    /// can answer with β' = -T. Decoded into [0, N), a·b - T < 0 became N + a·b - T and
+    /// α + β != a·b (a selective-failure oracle on "a·b < T"); decoded to the centred
+    /// residue, the shares add up to a·b whatever the sign.
+    #[test]
+    fn review_l1_alice_decrypts_to_the_centred_residue() {
+        let mut rng = ChaCha20Rng::seed_from_u64(0x11);
+        let mut aux = fixture_aux(2);
+        let (bob_secret, bob_peers) = aux.pop().expect("two nodes");
+        let (alice_secret, alice_peers) = aux.pop().expect("two nodes");
+        let alice_for_bob = &bob_peers[&p(1)];
+        let ctx = MtaContext {
+            session: SessionId::derive(b"review-l1"),
+            alice: p(1),
+            bob: p(2),
+            tag: b"k*gamma",
+        };
+        let q5 = curve_order().pow(5);
+        let big_t = &q5 + &BigInt::random_below(&mut rng, &q5);
+        let b = Scalar::from(7u64);
+        // (a, T): a·b < T in the first and last case (the wrap the fix is about; before
+        // it they decoded to N + a·b - T), a·b >= T in the middle one (fine either way).
+        for (a, t) in [
+            (Scalar::from(3u64), big_t.clone()),
+            (Scalar::from(u64::MAX), BigInt::from_u64(5)),
+            (-Scalar::ONE, big_t),
+        ] {
+            let enc = AliceEncryption::new(&mut rng, &alice_secret, &a);
+            let msg = alice_start(&mut rng, &ctx, &alice_secret, &enc, &alice_peers[&p(2)]);
+            let pk = alice_for_bob.paillier();
+            let y = -&t;
+            let encryption = pk.precompute_nonce(&mut rng);
+            let enc_beta_prime = pk.encrypt_with(&y, &encryption);
+            let proof =
+                BobProofPrecomputation::forged_signed_y(&mut rng, pk, alice_for_bob.ring_pedersen(), y);
+            let nonces = BobNonces {
+                encryption,
+                enc_beta_prime,
+                proof,
+            };
+            let (reply, beta) = bob_respond(&ctx, &bob_secret, alice_for_bob, &msg, &b, nonces, false)
+                .expect("Alice is honest");
+            let alpha = alice_finish(&ctx, &alice_secret, enc.ciphertext(), &reply, None)
+                .expect("the proof with a negative beta' verifies: its sign is not proven");
+            assert_eq!(alpha + beta, a * b, "alpha + beta = a*b for a = {a:?}");
+        }
+    }
 }

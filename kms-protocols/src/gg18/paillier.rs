@@ -17,6 +17,25 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// Minimum size of a Paillier modulus (and of a ring-Pedersen modulus) in bits.
 pub const MIN_MODULUS_BITS: usize = 2048;
 
+/// Maximum size of a peer's Paillier or ring-Pedersen modulus in bits. Twice the size we
+/// generate: room for a peer with larger keys, while a peer cannot make the aux proofs
+/// and every signing it joins tens of times slower with an 8192-bit modulus.
+pub const MAX_MODULUS_BITS: usize = 4096;
+
+/// Refuse a modulus outside [`MIN_MODULUS_BITS`]..=[`MAX_MODULUS_BITS`].
+pub(crate) fn check_modulus_size(what: &'static str, m: &BigInt) -> Result<(), Fault> {
+    let bits = m.bits();
+    if !(MIN_MODULUS_BITS..=MAX_MODULUS_BITS).contains(&bits) {
+        return Err(Fault::ModulusSize {
+            what,
+            bits,
+            min: MIN_MODULUS_BITS,
+            max: MAX_MODULUS_BITS,
+        });
+    }
+    Ok(())
+}
+
 /// A Paillier public key.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct PaillierPublic {
@@ -25,15 +44,11 @@ pub struct PaillierPublic {
 }
 
 impl PaillierPublic {
-    /// Accept a peer's modulus: odd, at least [`MIN_MODULUS_BITS`] bits. (Whether it is a
-    /// Paillier-Blum modulus without small factors is for the proofs in `zk`.)
+    /// Accept a peer's modulus: odd, [`MIN_MODULUS_BITS`]..=[`MAX_MODULUS_BITS`] bits
+    /// ([`Fault::ModulusSize`] otherwise). (Whether it is a Paillier-Blum modulus
+    /// without small factors is for the proofs in `zk`.)
     pub fn new(n: BigInt) -> Result<Self, Fault> {
-        if n.bits() < MIN_MODULUS_BITS {
-            return Err(Fault::InvalidProof(format!(
-                "Paillier modulus has {} bits, at least {MIN_MODULUS_BITS} required",
-                n.bits()
-            )));
-        }
+        check_modulus_size("Paillier modulus N", &n)?;
         let nn =
             Modulus::new(&n * &n).ok_or_else(|| Fault::InvalidProof("Paillier modulus is even".into()))?;
         let n = Modulus::new(n).ok_or_else(|| Fault::InvalidProof("Paillier modulus is even".into()))?;
@@ -154,7 +169,26 @@ impl PaillierExp for PaillierSecret {
 pub struct Ciphertext(pub BigInt);
 
 /// The encryption randomness r and r^N mod N^2. Secret: whoever knows r can decrypt.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+///
+/// Single use, so deliberately not `Clone`: two ciphertexts with one r are linked, and
+/// with the response s = r^e·β of a proof the reuse leaks β. Whoever holds a nonce
+/// spends it; it cannot be duplicated:
+///
+/// ```compile_fail
+/// use kms_protocols::gg18::paillier::EncryptionNonce;
+/// fn reuse(n: &EncryptionNonce) -> EncryptionNonce {
+///     n.clone()
+/// }
+/// ```
+///
+/// (the same function without the clone compiles:)
+///
+/// ```
+/// fn spend(n: kms_protocols::gg18::paillier::EncryptionNonce) {
+///     drop(n);
+/// }
+/// ```
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub struct EncryptionNonce {
     pub(crate) r: BigInt,
     pub(crate) rn: BigInt,
@@ -350,6 +384,26 @@ impl PaillierSecret {
         let mq = k.q_mod.mul(&lq, &k.hq);
         self.crt_combine(&mp, &mq)
     }
+
+    /// [`PaillierSecret::decrypt`] to the centred residue in (-N/2, N/2]: the exact
+    /// plaintext of any ciphertext whose plaintext, as an integer, lies in that range.
+    /// MtA needs this: a malicious Bob may add a negative β' (his proof bounds |β'|,
+    /// not its sign), and decoding to `[0, N)` would turn a·b + β' < 0 into
+    /// N + a·b + β', which is not a·b + β' mod q.
+    pub fn decrypt_centred(&self, c: &Ciphertext) -> BigInt {
+        let m = self.decrypt(c);
+        // floor(N/2): N is odd, so m > N/2 exactly when m >= (N+1)/2.
+        let half = self
+            .public
+            .n()
+            .div_floor(&BigInt::from_u64(2))
+            .unwrap_or_else(BigInt::zero);
+        if m > half {
+            &m - self.public.n()
+        } else {
+            m
+        }
+    }
 }
 
 #[cfg(test)]
@@ -359,8 +413,40 @@ mod tests {
     #[test]
     fn too_small_modulus_rejected() {
         let n = BigInt::pow2(2046) + BigInt::one();
-        assert!(matches!(PaillierPublic::new(n), Err(Fault::InvalidProof(_))));
+        assert!(matches!(
+            PaillierPublic::new(n),
+            Err(Fault::ModulusSize { bits: 2047, .. })
+        ));
         assert!(PaillierPublic::new(BigInt::pow2(2047) + BigInt::one()).is_ok());
         assert!(PaillierPublic::new(BigInt::pow2(2047)).is_err());
+    }
+
+    /// Review L2: a peer's N and N~ have an upper bound too, so a peer cannot slow every
+    /// proof and signing down with an absurd modulus; the refusal is typed.
+    #[test]
+    fn review_l2_peer_moduli_are_bounded() {
+        use crate::gg18::ring_pedersen::{RingPedersen, RingPedersenParams};
+        let odd = |bits: usize| BigInt::pow2(bits - 1) + BigInt::one();
+        let rp = |n: BigInt| {
+            RingPedersen::check(&RingPedersenParams {
+                n,
+                h1: BigInt::from_u64(4),
+                h2: BigInt::from_u64(16),
+            })
+        };
+        for bits in [8192, 4097, 2047] {
+            let too = |r: Result<(), Fault>| matches!(r, Err(Fault::ModulusSize { bits: b, min: 2048, max: 4096, .. }) if b == bits);
+            assert!(
+                too(PaillierPublic::new(odd(bits)).map(|_| ())),
+                "N of {bits} bits"
+            );
+            assert!(too(rp(odd(bits)).map(|_| ())), "N~ of {bits} bits");
+        }
+        for bits in [2048, 3072, 4096] {
+            assert!(PaillierPublic::new(odd(bits)).is_ok(), "N of {bits} bits");
+            assert!(rp(odd(bits)).is_ok(), "N~ of {bits} bits");
+        }
+        let err = PaillierPublic::new(odd(8192)).unwrap_err().to_string();
+        assert!(err.contains("8192 bits") && err.contains("4096"), "{err}");
     }
 }

@@ -4,7 +4,7 @@
 //! accept the parameters only with the proof of [`super::zk::ring_pedersen_params`].
 
 use super::bigint::{BigInt, Modulus};
-use super::paillier::MIN_MODULUS_BITS;
+use super::paillier::{check_modulus_size, MIN_MODULUS_BITS};
 use crate::error::Fault;
 use crate::transcript::Transcript;
 use crate::ProtocolError;
@@ -35,13 +35,12 @@ pub struct RingPedersen {
 }
 
 impl RingPedersen {
-    /// Check the form: N~ odd with at least [`MIN_MODULUS_BITS`] bits; h1, h2 units in
-    /// `[2, N~ - 2]` (so neither is ±1) and distinct.
+    /// Check the form: N~ odd with [`MIN_MODULUS_BITS`]..=
+    /// [`super::paillier::MAX_MODULUS_BITS`] bits ([`Fault::ModulusSize`] otherwise);
+    /// h1, h2 units in `[2, N~ - 2]` (so neither is ±1) and distinct.
     pub fn check(p: &RingPedersenParams) -> Result<Self, Fault> {
         let bad = |m: &str| Fault::InvalidProof(format!("ring-Pedersen parameters: {m}"));
-        if p.n.bits() < MIN_MODULUS_BITS {
-            return Err(bad("N~ is shorter than 2048 bits"));
-        }
+        check_modulus_size("ring-Pedersen modulus N~", &p.n)?;
         let n = Modulus::new(p.n.clone()).ok_or_else(|| bad("N~ is even"))?;
         let minus_one = &p.n - &BigInt::one();
         for h in [&p.h1, &p.h2] {

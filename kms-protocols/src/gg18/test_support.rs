@@ -127,8 +127,18 @@ pub(crate) fn fixture_int(v: &serde_json::Value) -> crate::gg18::bigint::BigInt 
 
 /// The aux secrets of the first `n` fixture nodes (2048-bit moduli), deterministic.
 pub(crate) fn fixture_secrets(n: u16) -> Vec<crate::gg18::aux_info::AuxSecret> {
+    fixture_set("parties", n)
+}
+
+/// Fresh aux secrets for the first `n` fixture nodes to refresh with: other primes
+/// than [`fixture_secrets`], of the same size.
+pub(crate) fn fixture_refresh_secrets(n: u16) -> Vec<crate::gg18::aux_info::AuxSecret> {
+    fixture_set("refresh_parties", n)
+}
+
+fn fixture_set(set: &str, n: u16) -> Vec<crate::gg18::aux_info::AuxSecret> {
     let json = fixture_json();
-    let nodes = json["parties"].as_array().expect("parties");
+    let nodes = json[set].as_array().expect("fixture set");
     assert!(
         usize::from(n) <= nodes.len(),
         "only {} fixture nodes",

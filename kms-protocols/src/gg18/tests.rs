@@ -217,8 +217,11 @@ fn refresh_keeps_the_key_new_shares_sign_and_epochs_do_not_mix() {
     let session = SessionId::derive(b"refresh-1");
     let mut runs = BTreeMap::new();
     let mut first = Vec::new();
+    let fresh = super::test_support::fixture_refresh_secrets(3);
+    let ids = super::refresh::tests::identities(3);
     for (i, s) in &shares {
-        let (r, m) = start_refresh(session, s, &mut rng).unwrap();
+        let aux = fresh[usize::from(i.get()) - 1].clone();
+        let (r, m) = start_refresh(session, s, aux, &ids, &mut rng).unwrap();
         runs.insert(*i, r);
         first.extend(m);
     }

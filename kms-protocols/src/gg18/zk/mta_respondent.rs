@@ -156,6 +156,52 @@ impl BobProofPrecomputation {
     pub fn y(&self) -> &BigInt {
         &self.y
     }
+
+    /// A cheating Bob's precomputation for a y of any sign (the honest one takes
+    /// y >= 0): t = h1^y h2^σ through the public-exponent commitment, and γ drawn from
+    /// [q·|y|, q^7) so that t1 = e·y + γ stays inside the verifier's [0, q^7].
+    #[cfg(test)]
+    pub(crate) fn forged_signed_y<R: RngCore + CryptoRng>(
+        rng: &mut R,
+        pk: &PaillierPublic,
+        rp: &RingPedersen,
+        y: BigInt,
+    ) -> Self {
+        let q = curve_order();
+        let q3 = q.pow(3);
+        let q7 = q.pow(7);
+        let nt = rp.modulus().value();
+        let qn = &q * nt;
+        let q3n = &q3 * nt;
+        let alpha = BigInt::random_below(rng, &q3);
+        let rho = BigInt::random_below(rng, &qn);
+        let rho_p = BigInt::random_below(rng, &q3n);
+        let sigma = BigInt::random_below(rng, &qn);
+        let floor = &q * &y.abs();
+        let gamma = &floor + &BigInt::random_below(rng, &(&q7 - &floor));
+        let tau = BigInt::random_below(rng, &q3n);
+        let beta_nonce = pk.precompute_nonce(rng);
+        let commit = |a: &BigInt, b: &BigInt| rp.commit_public(a, b).expect("units");
+        let h2_rho = rp.modulus().pow(rp.h2(), &rho).expect("unit");
+        let gamma_beta_n = pk.nn().mul(&pk.gamma_pow(&gamma), &beta_nonce.rn);
+        let u = encode_point(&(ProjectivePoint::GENERATOR * bigint_to_scalar(&alpha)));
+        Self {
+            z_prime: commit(&alpha, &rho_p),
+            t: commit(&y, &sigma),
+            w: commit(&gamma, &tau),
+            y,
+            alpha,
+            rho,
+            rho_p,
+            sigma,
+            gamma,
+            tau,
+            beta_nonce,
+            h2_rho,
+            gamma_beta_n,
+            u,
+        }
+    }
 }
 
 fn challenge<K: PaillierExp, O: CommitmentOpener>(
