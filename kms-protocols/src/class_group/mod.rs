@@ -27,7 +27,7 @@
 //!
 //! Timing: like every known class-group implementation, this arithmetic is not constant
 //! time: the extended GCDs inside composition depend on the values. See
-//! `docs/security/dmz21.md` for what callers with secret exponents do about it.
+//! `docs/security.md` (section "Class-group arithmetic") for what callers with secret exponents do about it.
 
 pub mod cl_hsm;
 mod exp;
