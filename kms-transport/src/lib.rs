@@ -4,3 +4,5 @@
 //! clusters (gRPC over mTLS and the HTTP gateway sit behind their own features).
 
 pub mod memory;
+#[cfg(feature = "tls")]
+pub mod tls;

@@ -1,0 +1,125 @@
+//! `kms`: the operator's command line.
+//!
+//! ```text
+//! kms pki init   --dir DIR [--nodes tss1,tss2,tss3,tss4] [--gateway gateway]
+//! kms pki issue  --dir DIR --node tssN | --gateway NAME [--days 365]
+//! kms pki rotate --dir DIR NODE
+//! ```
+
+use clap::{Parser, Subcommand};
+use kms_core::NodeId;
+use kms_daemons::pki::{self, Validity, LEAF_VALIDITY_DAYS};
+use kms_transport::tls::Role;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "kms",
+    version,
+    about = "Operator tools of the MPC key-management service"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The internal PKI: CA, gateway and node certificates.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Create the CA (10 years), the gateway's and every node's certificate (1 year).
+    Init {
+        /// Where the PKI lives (created 0700; files 0600).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The nodes, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "tss1,tss2,tss3,tss4")]
+        nodes: Vec<String>,
+        /// The gateway certificate's name.
+        #[arg(long, default_value = "gateway")]
+        gateway: String,
+    },
+    /// Issue (or re-issue with a fresh key) one certificate under the existing CA.
+    Issue {
+        /// The PKI directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// A node's certificate (server).
+        #[arg(long, conflicts_with = "gateway", required_unless_present = "gateway")]
+        node: Option<String>,
+        /// A gateway's certificate (client of the nodes).
+        #[arg(long)]
+        gateway: Option<String>,
+        /// Validity in days.
+        #[arg(long, default_value_t = LEAF_VALIDITY_DAYS)]
+        days: i64,
+    },
+    /// Replace a node's certificate and key; the node serves the new pair at its next
+    /// handshake.
+    Rotate {
+        /// The PKI directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The node, e.g. tss1.
+        node: String,
+    },
+}
+
+fn node_role(name: &str) -> Result<Role, String> {
+    NodeId::new(name).map(Role::Node).map_err(|e| e.to_string())
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Pki { command } => match command {
+            PkiCommand::Init { dir, nodes, gateway } => {
+                let nodes = nodes
+                    .iter()
+                    .map(|n| NodeId::new(n.as_str()).map_err(|e| e.to_string()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let layout = pki::init(&dir, &nodes, &gateway).map_err(|e| e.to_string())?;
+                println!("CA certificate: {}", layout.ca_cert().display());
+                Ok(())
+            }
+            PkiCommand::Issue {
+                dir,
+                node,
+                gateway,
+                days,
+            } => {
+                let role = match (node, gateway) {
+                    (Some(n), _) => node_role(&n)?,
+                    (None, Some(g)) => Role::Gateway(g),
+                    (None, None) => return Err("name a --node or a --gateway".into()),
+                };
+                pki::issue(&dir, &role, Validity::days_from_now(days)).map_err(|e| e.to_string())?;
+                println!("issued {}", pki::PkiDir::new(&dir).cert(&role).display());
+                Ok(())
+            }
+            PkiCommand::Rotate { dir, node } => {
+                let role = node_role(&node)?;
+                pki::rotate(&dir, &role).map_err(|e| e.to_string())?;
+                println!("rotated {}", pki::PkiDir::new(&dir).cert(&role).display());
+                Ok(())
+            }
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kms: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
