@@ -140,14 +140,17 @@ async fn review_storage_m6_no_superseded_shard_in_file() {
     s.put(&refreshed, &rec(1)).await.unwrap();
     for v in 2..=3 {
         gone.push(raw_current(node.db(), "refreshed"));
-        s.stage(&refreshed, &rec(v)).await.unwrap();
-        s.commit_staged(&refreshed, v).await.unwrap();
+        let session = kms_core::ports::SessionId([v as u8; 32]);
+        s.stage(&refreshed, &session, &rec(v)).await.unwrap();
+        s.commit_staged(&refreshed, &session, v).await.unwrap();
     }
     let kept = raw_current(node.db(), "refreshed");
     // A destroy, of a key that also had a staged record.
     s.put(&destroyed, &rec(1)).await.unwrap();
     gone.push(raw_current(node.db(), "destroyed"));
-    s.stage(&destroyed, &rec(2)).await.unwrap();
+    s.stage(&destroyed, &kms_core::ports::SessionId([9; 32]), &rec(2))
+        .await
+        .unwrap();
     assert!(s.delete(&destroyed).await.unwrap());
     for (i, old) in gone.iter().enumerate() {
         assert!(
