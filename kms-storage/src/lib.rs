@@ -11,6 +11,7 @@
 //!   [`NodeStorage::open`](embedded::NodeStorage::open) is how a node opens it.
 //! - [`backup`] (feature `embedded`): authenticated, manifest-checked node backups.
 //! - `mysql` (feature `mysql`): key metadata and the audit log in MySQL/MariaDB.
+//! - `pkcs11` (feature `pkcs11`): the KEK inside a PKCS#11 token (HSM).
 //!
 //! Shard content never enters a metadata store or the audit log.
 
@@ -25,6 +26,8 @@ pub mod backup;
 pub mod embedded;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 
 #[cfg(test)]
 mod contract;
