@@ -239,11 +239,18 @@ async fn review_storage_h1_foreign_metadata_is_refused() {
     let db = |d: &Path| d.join("coordinator").join("coordinator.redb");
     std::fs::copy(db(theirs.path()), db(ours.path())).unwrap();
     let slot = BusSlot::default();
+    // Two independent defences refuse a foreign store: its audit head is signed by another
+    // coordinator's key (checked when the log opens), and its cluster id differs from the
+    // nodes' (checked by recovery). Whichever runs first must refuse, saying why.
     match open_persistent(ours.path(), &slot).await {
         Err(KmsError::MetadataMismatch { reason, .. }) => {
             assert!(reason.contains("cluster"), "{reason}")
         }
-        Err(e) => panic!("expected MetadataMismatch, got {e}"),
+        Err(e @ KmsError::Storage(kms_core::StorageError::Corrupt(_))) => {
+            let text = e.to_string();
+            assert!(text.contains("audit log") && text.contains("does not verify"), "{text}")
+        }
+        Err(e) => panic!("expected MetadataMismatch or a refused audit head, got {e}"),
         Ok(_) => panic!("a foreign metadata store was accepted"),
     }
     // Copy our own database back: everything is still there and signs.
