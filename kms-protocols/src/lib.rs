@@ -17,6 +17,7 @@
 
 pub mod bls;
 pub mod dkg;
+pub mod dkls23;
 pub mod eddsa;
 pub mod error;
 pub mod gg18;
