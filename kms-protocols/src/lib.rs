@@ -22,6 +22,7 @@ pub mod class_group;
 pub mod codec;
 pub mod dkg;
 pub mod driver;
+pub mod dkls23;
 pub mod eddsa;
 pub mod error;
 pub mod gg18;

@@ -14,6 +14,8 @@ pub enum Scheme {
     Bls,
     /// GG18 threshold ECDSA on secp256k1.
     Gg18,
+    /// DKLS23 threshold ECDSA on secp256k1 (OT-based, three rounds).
+    Dkls23,
 }
 
 /// What a run does.
