@@ -76,11 +76,12 @@ impl Scheme {
             Scheme::Eddsa => 1,
             Scheme::Bls => 2,
             Scheme::Gg18 => 3,
+            Scheme::Dkls23 => 4,
         }
     }
 
     fn from_tag(tag: u8) -> Option<Self> {
-        [Scheme::Eddsa, Scheme::Bls, Scheme::Gg18]
+        [Scheme::Eddsa, Scheme::Bls, Scheme::Gg18, Scheme::Dkls23]
             .into_iter()
             .find(|s| s.tag() == tag)
     }

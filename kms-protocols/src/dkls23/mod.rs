@@ -320,6 +320,25 @@ impl StateMachine for Dkls23Keygen {
         msg: Envelope,
         rng: &mut R,
     ) -> Result<Step<Dkls23KeyShare>, ProtocolError> {
+        let result = self.step(msg, rng);
+        if result.is_err() {
+            // As in every driver run: whatever the error, the run is over, and the
+            // DKG or setup state (with its secrets) goes with it.
+            self.stage = Stage::Done;
+            self.early.clear();
+        }
+        result
+    }
+}
+
+impl Dkls23Keygen {
+    /// One message: to the DKG's driver, then to the setup's (early setup messages
+    /// are held until the setup starts, then fed to its driver in arrival order).
+    fn step<R: RngCore + CryptoRng>(
+        &mut self,
+        msg: Envelope,
+        rng: &mut R,
+    ) -> Result<Step<Dkls23KeyShare>, ProtocolError> {
         let is_setup = msg.protocol == setup::protocol();
         match &mut self.stage {
             Stage::Setup(run) if is_setup => {

@@ -12,20 +12,18 @@ use super::ot::base::{OtReceiver, OtSender};
 use super::ot::ext::{ReceiverSetup, SenderSetup, BLOCKS, KAPPA};
 use super::ot::ggm::{self, Seed, DEPTH, LEAVES};
 use super::{zero_share, Dkls23KeyShare, PairSetup, VERSION};
+use crate::driver::{round_messages, Driver, Incoming, Io, Rounds};
 use crate::error::{Fault, ProtocolError};
 use crate::gg18::secp256k1::Secp256k1;
 use crate::group::Group;
-use crate::inbox::{Inbox, RoundKind};
 use crate::key_share::KeyShare;
-use crate::message::{Envelope, Phase, ProtocolId, Recipient, Scheme};
+use crate::message::{Envelope, Phase, ProtocolId, Scheme};
 use crate::party::{PartyIndex, SessionId};
-use crate::state_machine::{StateMachine, Step};
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use zeroize::{Zeroize, Zeroizing};
 
-const ROUNDS: &[RoundKind] = &[RoundKind::P2p, RoundKind::P2p, RoundKind::Broadcast];
 const CT_LEN: usize = BLOCKS * DEPTH * 2 * 32;
 const HASHES_LEN: usize = BLOCKS * LEAVES * 32;
 
@@ -38,8 +36,9 @@ pub(crate) fn protocol() -> ProtocolId {
     }
 }
 
+/// Setup round 1.
 #[derive(Serialize, Deserialize)]
-struct Round1 {
+pub struct Round1 {
     /// MR19 sender point, for the instance where the sender of this message is Bob.
     ot_sender: Vec<u8>,
     /// MR19 receiver pairs, for the instance where the sender of this message is Alice.
@@ -47,15 +46,17 @@ struct Round1 {
     zero_commit: [u8; 32],
 }
 
+/// Setup round 2.
 #[derive(Serialize, Deserialize)]
-struct Round2 {
+pub struct Round2 {
     ciphertexts: Vec<u8>,
     leaf_hashes: Vec<u8>,
     zero_open: [u8; 32],
 }
 
+/// Setup round 3.
 #[derive(Serialize, Deserialize)]
-struct Round3 {
+pub struct Round3 {
     confirmation: [u8; 32],
 }
 
@@ -103,20 +104,31 @@ impl Drop for Peer {
     }
 }
 
-/// One party's setup run.
-pub struct Setup {
-    inbox: Inbox,
+round_messages! {
+    /// The messages of the setup, one variant per round.
+    pub enum SetupMsg {
+        1 P2p BaseOt(Round1),
+        2 P2p Trees(Round2),
+        3 Broadcast Confirm(Round3),
+    }
+}
+
+/// One party's setup run: the shared [`Driver`] over [`SetupRounds`].
+pub type Setup = Driver<SetupRounds>;
+
+/// The round logic of the setup.
+pub struct SetupRounds {
+    me: PartyIndex,
     share: Option<KeyShare<Secp256k1>>,
     sid: [u8; 32],
     peers: BTreeMap<PartyIndex, Peer>,
     confirmation: [u8; 32],
 }
 
-impl std::fmt::Debug for Setup {
+impl std::fmt::Debug for SetupRounds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Setup")
-            .field("party", &self.inbox.me())
-            .field("round", &self.inbox.current_round())
+        f.debug_struct("SetupRounds")
+            .field("party", &self.me)
             .finish_non_exhaustive()
     }
 }
@@ -130,61 +142,78 @@ impl Setup {
     ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
         let me = share.index();
         let parties = PartyIndex::range(share.threshold().parties).collect();
-        let mut inbox = Inbox::new(protocol(), session, me, &parties, ROUNDS)?;
         let sid = setup_sid(&session, &share);
-        let mut peers = BTreeMap::new();
-        let mut out = Vec::new();
-        for j in inbox.peers().clone() {
-            let mut delta = [0u8; 32];
-            rng.fill_bytes(&mut delta);
-            let choices: Vec<u8> = (0..KAPPA)
-                .map(|l| ggm::choice(SenderSetup::delta_block(&delta, l / DEPTH), l % DEPTH + 1))
-                .collect();
-            let (ot_receiver, ot_receiver_msg) = OtReceiver::new(&pair_sid(&sid, me, j), &choices, rng);
-            let ot_sender = OtSender::new(rng);
-            let zero_mine = zero_share::contribution(rng);
-            let msg = Round1 {
-                ot_sender: ot_sender.message(),
-                ot_receiver: ot_receiver_msg,
-                zero_commit: zero_share::commit(&sid, me, j, &zero_mine),
-            };
-            out.push(inbox.envelope(1, Recipient::One(j), &msg));
-            peers.insert(
-                j,
-                Peer {
-                    delta,
-                    ot_sender,
-                    ot_receiver: Some(ot_receiver),
-                    zero_mine,
-                    zero_commit: None,
-                    chosen_keys: None,
-                    bob_leaves: None,
-                    done: None,
-                },
-            );
-        }
-        Ok((
-            Self {
-                inbox,
+        Driver::new(protocol(), session, me, &parties, |io| {
+            let mut peers = BTreeMap::new();
+            for j in io.peers() {
+                let mut delta = [0u8; 32];
+                rng.fill_bytes(&mut delta);
+                let choices: Vec<u8> = (0..KAPPA)
+                    .map(|l| ggm::choice(SenderSetup::delta_block(&delta, l / DEPTH), l % DEPTH + 1))
+                    .collect();
+                let (ot_receiver, ot_receiver_msg) = OtReceiver::new(&pair_sid(&sid, me, j), &choices, rng);
+                let ot_sender = OtSender::new(rng);
+                let zero_mine = zero_share::contribution(rng);
+                let msg = Round1 {
+                    ot_sender: ot_sender.message(),
+                    ot_receiver: ot_receiver_msg,
+                    zero_commit: zero_share::commit(&sid, me, j, &zero_mine),
+                };
+                io.send::<1>(j, &msg);
+                peers.insert(
+                    j,
+                    Peer {
+                        delta,
+                        ot_sender,
+                        ot_receiver: Some(ot_receiver),
+                        zero_mine,
+                        zero_commit: None,
+                        chosen_keys: None,
+                        bob_leaves: None,
+                        done: None,
+                    },
+                );
+            }
+            Ok(SetupRounds {
+                me,
                 share: Some(share),
                 sid,
                 peers,
                 confirmation: [0; 32],
-            },
-            out,
-        ))
+            })
+        })
     }
+}
 
+impl Rounds for SetupRounds {
+    type Msg = SetupMsg;
+    type Output = Dkls23KeyShare;
+
+    fn round<R: RngCore + CryptoRng>(
+        &mut self,
+        round: u16,
+        msgs: Incoming<SetupMsg>,
+        io: &mut Io<'_, SetupMsg>,
+        rng: &mut R,
+    ) -> Result<Option<Dkls23KeyShare>, ProtocolError> {
+        match round {
+            1 => self.round1(msgs.take::<1>()?, io, rng).map(|()| None),
+            2 => self.round2(msgs.take::<2>()?, io).map(|()| None),
+            _ => self.round3(msgs.take::<3>()?).map(Some),
+        }
+    }
+}
+
+impl SetupRounds {
     fn round1<R: RngCore + CryptoRng>(
         &mut self,
-        msgs: BTreeMap<PartyIndex, Envelope>,
+        msgs: BTreeMap<PartyIndex, Round1>,
+        io: &mut Io<'_, SetupMsg>,
         rng: &mut R,
-    ) -> Result<Vec<Envelope>, ProtocolError> {
-        let me = self.inbox.me();
-        let mut out = Vec::new();
-        for (from, env) in msgs {
+    ) -> Result<(), ProtocolError> {
+        let me = self.me;
+        for (from, r1) in msgs {
             let ban = |f: Fault| ProtocolError::culprit(from, Fault::Ban(f.to_string()));
-            let r1: Round1 = env.decode()?;
             let peer = self
                 .peers
                 .get_mut(&from)
@@ -227,16 +256,19 @@ impl Setup {
                 leaf_hashes,
                 zero_open: peer.zero_mine,
             };
-            out.push(self.inbox.envelope(2, Recipient::One(from), &msg));
+            io.send::<2>(from, &msg);
         }
-        Ok(out)
+        Ok(())
     }
 
-    fn round2(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Vec<Envelope>, ProtocolError> {
-        let me = self.inbox.me();
-        for (from, env) in msgs {
+    fn round2(
+        &mut self,
+        msgs: BTreeMap<PartyIndex, Round2>,
+        io: &mut Io<'_, SetupMsg>,
+    ) -> Result<(), ProtocolError> {
+        let me = self.me;
+        for (from, r2) in msgs {
             let blame = |f| ProtocolError::culprit(from, f);
-            let r2: Round2 = env.decode()?;
             if r2.ciphertexts.len() != CT_LEN || r2.leaf_hashes.len() != HASHES_LEN {
                 return Err(blame(Fault::Ban(
                     "setup: tree message of the wrong length".into(),
@@ -292,21 +324,16 @@ impl Setup {
             .item(&super::setup_id(&self.sid))
             .finish();
         let c = self.confirmation;
-        Ok(vec![self.inbox.envelope(
-            3,
-            Recipient::All,
-            &Round3 { confirmation: c },
-        )])
+        io.broadcast::<3>(&Round3 { confirmation: c });
+        Ok(())
     }
 
-    fn round3(&mut self, msgs: BTreeMap<PartyIndex, Envelope>) -> Result<Dkls23KeyShare, ProtocolError> {
-        for (from, env) in msgs {
-            let r3: Round3 = env.decode()?;
+    fn round3(&mut self, msgs: BTreeMap<PartyIndex, Round3>) -> Result<Dkls23KeyShare, ProtocolError> {
+        for (from, r3) in msgs {
             if r3.confirmation != self.confirmation {
                 return Err(ProtocolError::culprit(from, Fault::BadConfirmation));
             }
         }
-        self.inbox.finish();
         let share = self.share.take().ok_or(ProtocolError::Finished)?;
         let mut pairs = BTreeMap::new();
         for (p, peer) in self.peers.iter_mut() {
@@ -317,46 +344,5 @@ impl Setup {
             setup_id: super::setup_id(&self.sid),
             pairs,
         })
-    }
-
-    /// The local party.
-    pub fn party(&self) -> PartyIndex {
-        self.inbox.me()
-    }
-}
-
-impl StateMachine for Setup {
-    type Output = Dkls23KeyShare;
-
-    fn party(&self) -> PartyIndex {
-        self.inbox.me()
-    }
-
-    fn handle<R: RngCore + CryptoRng>(
-        &mut self,
-        msg: Envelope,
-        rng: &mut R,
-    ) -> Result<Step<Dkls23KeyShare>, ProtocolError> {
-        self.inbox.accept(msg)?;
-        let mut outgoing = Vec::new();
-        while self.inbox.current_complete() {
-            let round = self.inbox.current_round();
-            let msgs = self.inbox.advance();
-            let result = match round {
-                1 => self.round1(msgs, rng).map(|m| outgoing.extend(m)),
-                2 => self.round2(msgs).map(|m| outgoing.extend(m)),
-                _ => match self.round3(msgs) {
-                    Ok(share) => return Ok(Step::done(outgoing, share)),
-                    Err(e) => Err(e),
-                },
-            };
-            if let Err(e) = result {
-                self.inbox.finish();
-                self.peers.clear();
-                self.share = None;
-                return Err(e);
-            }
-        }
-        Ok(Step::send(outgoing))
     }
 }

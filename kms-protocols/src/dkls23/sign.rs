@@ -2,20 +2,20 @@
 //! presignature. See docs/dkls23.md §7.
 //!
 //! Each round is a small function over typed messages (`Round1`, `Round2`, `Round3`);
-//! [`Presign`], [`Sign`] and [`OnlineSign`] only feed them from an [`Inbox`].
+//! [`Presign`], [`Sign`] and [`OnlineSign`] are the crate's one round [`Driver`] over
+//! them (the online round resumes the presigning run's session at round 3).
 
 use super::hash::Tagged;
 use super::mul::{self, BobMul, MulMessage};
 use super::ot::ext::{self, ExtMessage, SenderSetup};
 use super::{zero_share, Dkls23KeyShare, VERSION};
+use crate::driver::{round_messages, Driver, Incoming, Io, Rounds};
 use crate::error::{Fault, ProtocolError};
 use crate::gg18::secp256k1::{scalar_from_digest, x_coordinate, Secp256k1};
 use crate::gg18::signature::EcdsaSignature;
 use crate::group::Group;
-use crate::inbox::{Inbox, RoundKind};
-use crate::message::{Envelope, Phase, ProtocolId, Recipient, Scheme};
+use crate::message::{Envelope, Phase, ProtocolId, Scheme};
 use crate::party::{PartyIndex, SessionId};
-use crate::state_machine::{StateMachine, Step};
 use crate::vss::lagrange_at_zero;
 use k256::elliptic_curve::PrimeField;
 use k256::{FieldBytes, ProjectivePoint, Scalar};
@@ -23,8 +23,6 @@ use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use zeroize::{Zeroize, Zeroizing};
-
-const ROUNDS: &[RoundKind] = &[RoundKind::P2p, RoundKind::P2p, RoundKind::Broadcast];
 
 fn protocol() -> ProtocolId {
     ProtocolId {
@@ -468,106 +466,96 @@ impl std::fmt::Debug for Presignature {
     }
 }
 
-/// Rounds 1-2 over an inbox.
-struct Pre {
-    inbox: Inbox,
+round_messages! {
+    /// The messages of signing, one variant per round: rounds 1-2 are presigning,
+    /// round 3 the online round.
+    pub enum SignMsg {
+        1 P2p Commit(Round1),
+        2 P2p Open(Round2),
+        3 Broadcast Online(Round3),
+    }
+}
+
+/// The round logic of presigning (rounds 1-2): outputs a [`Presignature`].
+pub struct PresignRounds {
+    me: PartyIndex,
     core: Option<Core>,
 }
 
-impl Pre {
-    fn start<R: RngCore + CryptoRng>(
+impl std::fmt::Debug for PresignRounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresignRounds")
+            .field("party", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PresignRounds {
+    /// A run of rounds 1-2 (the messages of round 3 are buffered by the driver).
+    fn start<P: Rounds<Msg = SignMsg>, R: RngCore + CryptoRng>(
         session: SessionId,
         share: &Dkls23KeyShare,
         signers: &[PartyIndex],
         rng: &mut R,
-    ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
+        wrap: impl FnOnce(Self) -> P,
+    ) -> Result<(Driver<P>, Vec<Envelope>), ProtocolError> {
         let (core, msgs) = Core::start(session, share, signers, rng)?;
         let parties = core.signers.iter().copied().collect();
-        let mut inbox = Inbox::new(protocol(), session, core.me, &parties, ROUNDS)?;
-        let out = msgs
-            .into_iter()
-            .map(|(j, m)| inbox.envelope(1, Recipient::One(j), &m))
-            .collect();
-        Ok((
-            Self {
-                inbox,
-                core: Some(core),
-            },
-            out,
-        ))
-    }
-
-    /// Feed one message; returns messages and, after round 2, the presignature.
-    fn step<R: RngCore + CryptoRng>(
-        &mut self,
-        msg: Envelope,
-        rng: &mut R,
-    ) -> Result<(Vec<Envelope>, Option<Presignature>), ProtocolError> {
-        self.inbox.accept(msg)?;
-        let mut out = Vec::new();
-        while self.inbox.current_complete() && self.inbox.current_round() <= 2 {
-            let round = self.inbox.current_round();
-            let envs = self.inbox.advance();
-            let result = self.run_round(round, envs, rng);
-            match result {
-                Ok((msgs, presig)) => {
-                    out.extend(msgs);
-                    if presig.is_some() {
-                        return Ok((out, presig));
-                    }
-                }
-                Err(e) => {
-                    self.inbox.finish();
-                    self.core = None;
-                    return Err(e);
-                }
+        let me = core.me;
+        Driver::new(protocol(), session, me, &parties, |io| {
+            for (j, m) in &msgs {
+                io.send::<1>(*j, m);
             }
-        }
-        Ok((out, None))
+            Ok(wrap(Self { me, core: Some(core) }))
+        })
     }
 
-    fn run_round<R: RngCore + CryptoRng>(
+    /// Rounds 1 and 2; the presignature after round 2.
+    fn pre_round<R: RngCore + CryptoRng>(
         &mut self,
         round: u16,
-        envs: BTreeMap<PartyIndex, Envelope>,
+        msgs: Incoming<SignMsg>,
+        io: &mut Io<'_, SignMsg>,
         rng: &mut R,
-    ) -> Result<(Vec<Envelope>, Option<Presignature>), ProtocolError> {
-        if round == 1 {
-            let msgs = decode_all::<Round1>(envs)?;
-            let core = self.core.as_mut().ok_or(ProtocolError::Finished)?;
-            let out = core.round1(msgs, rng)?;
-            Ok((
-                out.into_iter()
-                    .map(|(j, m)| self.inbox.envelope(2, Recipient::One(j), &m))
-                    .collect(),
-                None,
-            ))
-        } else {
-            let msgs = decode_all::<Round2>(envs)?;
-            let core = self.core.take().ok_or(ProtocolError::Finished)?;
-            Ok((Vec::new(), Some(core.round2(msgs)?)))
+    ) -> Result<Option<Presignature>, ProtocolError> {
+        match round {
+            1 => {
+                let msgs = msgs.take::<1>()?;
+                let core = self.core.as_mut().ok_or(ProtocolError::Finished)?;
+                for (j, m) in core.round1(msgs, rng)? {
+                    io.send::<2>(j, &m);
+                }
+                Ok(None)
+            }
+            2 => {
+                let msgs = msgs.take::<2>()?;
+                let core = self.core.take().ok_or(ProtocolError::Finished)?;
+                core.round2(msgs).map(Some)
+            }
+            _ => Err(ProtocolError::Internal(format!(
+                "presigning has no round {round}"
+            ))),
         }
     }
 }
 
-fn decode_all<T: serde::de::DeserializeOwned>(
-    envs: BTreeMap<PartyIndex, Envelope>,
-) -> Result<BTreeMap<PartyIndex, T>, ProtocolError> {
-    envs.into_iter().map(|(p, e)| Ok((p, e.decode()?))).collect()
+impl Rounds for PresignRounds {
+    type Msg = SignMsg;
+    type Output = Presignature;
+
+    fn round<R: RngCore + CryptoRng>(
+        &mut self,
+        round: u16,
+        msgs: Incoming<SignMsg>,
+        io: &mut Io<'_, SignMsg>,
+        rng: &mut R,
+    ) -> Result<Option<Presignature>, ProtocolError> {
+        self.pre_round(round, msgs, io, rng)
+    }
 }
 
 /// A presigning run (rounds 1-2): outputs a [`Presignature`].
-pub struct Presign {
-    pre: Pre,
-}
-
-impl std::fmt::Debug for Presign {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Presign")
-            .field("party", &self.pre.inbox.me())
-            .finish_non_exhaustive()
-    }
-}
+pub type Presign = Driver<PresignRounds>;
 
 impl Presign {
     pub(crate) fn start<R: RngCore + CryptoRng>(
@@ -576,120 +564,116 @@ impl Presign {
         signers: &[PartyIndex],
         rng: &mut R,
     ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
-        let (pre, out) = Pre::start(session, share, signers, rng)?;
-        Ok((Self { pre }, out))
+        PresignRounds::start(session, share, signers, rng, |pre| pre)
     }
 }
 
-impl StateMachine for Presign {
-    type Output = Presignature;
-
-    fn party(&self) -> PartyIndex {
-        self.pre.inbox.me()
-    }
-
-    fn handle<R: RngCore + CryptoRng>(
-        &mut self,
-        msg: Envelope,
-        rng: &mut R,
-    ) -> Result<Step<Presignature>, ProtocolError> {
-        let (out, presig) = self.pre.step(msg, rng)?;
-        Ok(match presig {
-            Some(p) => {
-                self.pre.inbox.finish();
-                Step::done(out, p)
-            }
-            None => Step::send(out),
-        })
-    }
-}
-
-/// The online round (round 3) for one message.
-pub struct OnlineSign {
-    inbox: Inbox,
+/// The round logic of the online round (round 3) for one message.
+pub struct OnlineRounds {
     presig: Option<Presignature>,
     hash: [u8; 32],
 }
 
-impl std::fmt::Debug for OnlineSign {
+impl std::fmt::Debug for OnlineRounds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OnlineSign")
-            .field("party", &self.inbox.me())
+        f.debug_struct("OnlineRounds")
+            .field("presignature", &self.presig)
             .finish_non_exhaustive()
     }
 }
 
-impl OnlineSign {
-    fn with_inbox(mut inbox: Inbox, presig: Presignature, hash: [u8; 32]) -> (Self, Vec<Envelope>) {
-        let msg = inbox.envelope(3, Recipient::All, &presig.round3(&hash));
-        (
-            Self {
-                inbox,
-                presig: Some(presig),
-                hash,
-            },
-            vec![msg],
-        )
+impl OnlineRounds {
+    /// Send our round-3 message and keep what combining needs.
+    fn start(presig: Presignature, hash: [u8; 32], io: &mut Io<'_, SignMsg>) -> Self {
+        io.broadcast::<3>(&presig.round3(&hash));
+        Self {
+            presig: Some(presig),
+            hash,
+        }
     }
 
+    fn online_round(&mut self, round: u16, msgs: Incoming<SignMsg>) -> Result<EcdsaSignature, ProtocolError> {
+        if round != 3 {
+            return Err(ProtocolError::Internal(format!(
+                "the online round is 3, not {round}"
+            )));
+        }
+        let msgs = msgs.take::<3>()?;
+        let presig = self.presig.take().ok_or(ProtocolError::Finished)?;
+        presig.combine(&self.hash, msgs)
+    }
+}
+
+impl Rounds for OnlineRounds {
+    type Msg = SignMsg;
+    type Output = EcdsaSignature;
+
+    fn round<R: RngCore + CryptoRng>(
+        &mut self,
+        round: u16,
+        msgs: Incoming<SignMsg>,
+        _io: &mut Io<'_, SignMsg>,
+        _rng: &mut R,
+    ) -> Result<Option<EcdsaSignature>, ProtocolError> {
+        self.online_round(round, msgs).map(Some)
+    }
+}
+
+/// The online round (round 3) for one message.
+pub type OnlineSign = Driver<OnlineRounds>;
+
+impl OnlineSign {
     pub(crate) fn start(
         presig: Presignature,
         hash: [u8; 32],
     ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
         let parties = presig.signers.iter().copied().collect();
-        let mut inbox = Inbox::new(protocol(), presig.session, presig.me, &parties, ROUNDS)?;
         // Rounds 1-2 were the presigning run's; this run takes round 3 only.
-        let _ = inbox.advance();
-        let _ = inbox.advance();
-        Ok(Self::with_inbox(inbox, presig, hash))
-    }
-
-    fn poll(&mut self) -> Result<Option<EcdsaSignature>, ProtocolError> {
-        if !self.inbox.current_complete() {
-            return Ok(None);
-        }
-        let envs = self.inbox.advance();
-        self.inbox.finish();
-        let presig = self.presig.take().ok_or(ProtocolError::Finished)?;
-        let msgs = decode_all::<Round3>(envs)?;
-        presig.combine(&self.hash, msgs).map(Some)
-    }
-}
-
-impl StateMachine for OnlineSign {
-    type Output = EcdsaSignature;
-
-    fn party(&self) -> PartyIndex {
-        self.inbox.me()
-    }
-
-    fn handle<R: RngCore + CryptoRng>(
-        &mut self,
-        msg: Envelope,
-        _rng: &mut R,
-    ) -> Result<Step<EcdsaSignature>, ProtocolError> {
-        self.inbox.accept(msg)?;
-        Ok(match self.poll()? {
-            Some(sig) => Step::done(Vec::new(), sig),
-            None => Step::wait(),
+        Driver::resume(protocol(), presig.session, presig.me, &parties, 3, |io| {
+            Ok(OnlineRounds::start(presig, hash, io))
         })
     }
 }
 
-/// A full signing run: rounds 1-3 for one message.
-pub struct Sign {
-    pre: Option<(Pre, [u8; 32])>,
-    online: Option<OnlineSign>,
-    me: PartyIndex,
+/// The round logic of a full signing: presigning, then the online round, in one
+/// session.
+pub struct SignRounds {
+    pre: PresignRounds,
+    hash: [u8; 32],
+    online: Option<OnlineRounds>,
 }
 
-impl std::fmt::Debug for Sign {
+impl std::fmt::Debug for SignRounds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sign")
-            .field("party", &self.me)
+        f.debug_struct("SignRounds")
+            .field("party", &self.pre.me)
             .finish_non_exhaustive()
     }
 }
+
+impl Rounds for SignRounds {
+    type Msg = SignMsg;
+    type Output = EcdsaSignature;
+
+    fn round<R: RngCore + CryptoRng>(
+        &mut self,
+        round: u16,
+        msgs: Incoming<SignMsg>,
+        io: &mut Io<'_, SignMsg>,
+        rng: &mut R,
+    ) -> Result<Option<EcdsaSignature>, ProtocolError> {
+        if let Some(online) = self.online.as_mut() {
+            return online.online_round(round, msgs).map(Some);
+        }
+        if let Some(presig) = self.pre.pre_round(round, msgs, io, rng)? {
+            self.online = Some(OnlineRounds::start(presig, self.hash, io));
+        }
+        Ok(None)
+    }
+}
+
+/// A full signing run: rounds 1-3 for one message.
+pub type Sign = Driver<SignRounds>;
 
 impl Sign {
     pub(crate) fn start<R: RngCore + CryptoRng>(
@@ -699,16 +683,11 @@ impl Sign {
         hash: [u8; 32],
         rng: &mut R,
     ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
-        let (pre, out) = Pre::start(session, share, signers, rng)?;
-        let me = pre.inbox.me();
-        Ok((
-            Self {
-                pre: Some((pre, hash)),
-                online: None,
-                me,
-            },
-            out,
-        ))
+        PresignRounds::start(session, share, signers, rng, |pre| SignRounds {
+            pre,
+            hash,
+            online: None,
+        })
     }
 }
 
@@ -716,44 +695,8 @@ impl Sign {
 impl Sign {
     /// Tests only: make this signer add `offset` to its additive share everywhere.
     pub(crate) fn cheat_with_share_offset(&mut self, offset: Scalar) {
-        if let Some((pre, _)) = self.pre.as_mut() {
-            if let Some(core) = pre.core.as_mut() {
-                core.cheat_sk = offset;
-            }
+        if let Some(core) = self.rounds_mut().and_then(|r| r.pre.core.as_mut()) {
+            core.cheat_sk = offset;
         }
-    }
-}
-
-impl StateMachine for Sign {
-    type Output = EcdsaSignature;
-
-    fn party(&self) -> PartyIndex {
-        self.me
-    }
-
-    fn handle<R: RngCore + CryptoRng>(
-        &mut self,
-        msg: Envelope,
-        rng: &mut R,
-    ) -> Result<Step<EcdsaSignature>, ProtocolError> {
-        if let Some(online) = self.online.as_mut() {
-            return online.handle(msg, rng);
-        }
-        let (pre, hash) = self.pre.as_mut().ok_or(ProtocolError::Finished)?;
-        let (mut out, presig) = pre.step(msg, rng)?;
-        let Some(presig) = presig else {
-            return Ok(Step::send(out));
-        };
-        let hash = *hash;
-        let (pre, _) = self.pre.take().ok_or(ProtocolError::Finished)?;
-        let (mut online, msgs) = OnlineSign::with_inbox(pre.inbox, presig, hash);
-        out.extend(msgs);
-        // Round-3 messages of faster peers may already be buffered.
-        let done = online.poll()?;
-        self.online = Some(online);
-        Ok(match done {
-            Some(sig) => Step::done(out, sig),
-            None => Step::send(out),
-        })
     }
 }

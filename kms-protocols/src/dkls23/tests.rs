@@ -625,7 +625,7 @@ fn golden_transcript() {
     let digest = hex::encode(h.finalize());
     assert_eq!(
         digest,
-        "25f5c03cd565433f00dce1b8d3136cee88f01f7c4bfa71ac3f16ee3f480d23d3"
+        "deafe63637b944a51ca10ef859c303deec0bd692d6a71eda477877aabf5541e3"
     );
 }
 
