@@ -53,6 +53,7 @@ impl NodeService for CorruptingNode {
                     Scheme::Bls => 1,
                     Scheme::Eddsa => 2,
                     Scheme::Gg18 => 5,
+                    Scheme::Dkls23 => 3,
                 };
                 if env.protocol.phase == Phase::Sign
                     && env.round == share_round

@@ -425,6 +425,17 @@ impl<G: Group> Drop for DkgRounds<G> {
     }
 }
 
+/// The stand-alone checks of one generic DKG or refresh message, for
+/// [`crate::recheck`]: `None` for a round this run does not have.
+pub(crate) fn recheck_payload(round: u16, payload: &[u8]) -> Option<Result<(), Fault>> {
+    Some(match round {
+        1 => crate::recheck::decodes::<Round1>(payload).map(|_| ()),
+        2 => crate::recheck::decodes::<crate::vss::ShareMessage>(payload).map(|_| ()),
+        3 => crate::recheck::decodes::<Round3>(payload).map(|_| ()),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -445,15 +456,4 @@ pub(crate) mod tests {
         let context = commitment_context::<G>(scheme, phase, threshold, proof);
         commitment_hash(COMMITMENT_DOMAIN, session, dealer, &context, commitments, blind)
     }
-}
-
-/// The stand-alone checks of one generic DKG or refresh message, for
-/// [`crate::recheck`]: `None` for a round this run does not have.
-pub(crate) fn recheck_payload(round: u16, payload: &[u8]) -> Option<Result<(), Fault>> {
-    Some(match round {
-        1 => crate::recheck::decodes::<Round1>(payload).map(|_| ()),
-        2 => crate::recheck::decodes::<crate::vss::ShareMessage>(payload).map(|_| ()),
-        3 => crate::recheck::decodes::<Round3>(payload).map(|_| ()),
-        _ => return None,
-    })
 }

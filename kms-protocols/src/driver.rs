@@ -290,9 +290,52 @@ impl<P: Rounds> Driver<P> {
         ))
     }
 
+    /// Start a run that takes up an earlier run's session at round `first_round`
+    /// (rounds before it were that run's, and their messages are refused here as
+    /// being of the wrong round): DKLS23's online signing round after its presigning
+    /// run. `init` sends the messages of round `first_round`, as in [`Driver::new`].
+    pub fn resume(
+        protocol: ProtocolId,
+        session: SessionId,
+        me: PartyIndex,
+        parties: &BTreeSet<PartyIndex>,
+        first_round: u16,
+        init: impl FnOnce(&mut Io<'_, P::Msg>) -> Result<P, ProtocolError>,
+    ) -> Result<(Self, Vec<Envelope>), ProtocolError> {
+        if first_round == 0 || usize::from(first_round) > P::Msg::ROUNDS.len() {
+            return Err(ProtocolError::Internal(format!(
+                "no round {first_round} to resume at"
+            )));
+        }
+        let mut inbox = Inbox::new(protocol, session, me, parties, P::Msg::ROUNDS)?;
+        for _ in 1..first_round {
+            inbox.advance();
+        }
+        let mut outgoing = Vec::new();
+        let rounds = init(&mut Io {
+            inbox: &mut inbox,
+            outgoing: &mut outgoing,
+            _msg: PhantomData,
+        })?;
+        Ok((
+            Self {
+                inbox,
+                rounds: Some(rounds),
+                pending: BTreeMap::new(),
+            },
+            outgoing,
+        ))
+    }
+
     /// The round state, while the run is going (`None` once it finished or aborted).
     pub fn rounds(&self) -> Option<&P> {
         self.rounds.as_ref()
+    }
+
+    /// Tests only: the round state, to make a party misbehave.
+    #[cfg(test)]
+    pub(crate) fn rounds_mut(&mut self) -> Option<&mut P> {
+        self.rounds.as_mut()
     }
 
     /// Whether the run is over (output produced, or aborted): it takes no more messages.

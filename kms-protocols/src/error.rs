@@ -82,6 +82,14 @@ pub enum Fault {
         /// Largest accepted size.
         max: usize,
     },
+    /// The party failed a check whose outcome can depend on a long-lived secret of ours
+    /// (DKLS23's OT-extension and multiplication checks, its base-OT and setup checks):
+    /// it must be banned. The node records the ban durably before answering, refuses
+    /// every later session with this party under the same key setup, and works with it
+    /// again only after the pair's setup is redone; retrying would let the party learn
+    /// the secret bit by bit.
+    #[error("ban this party: {0}")]
+    Ban(String),
     /// Any other protocol-specific fault.
     #[error("{0}")]
     Other(String),
@@ -128,6 +136,17 @@ impl ProtocolError {
             ProtocolError::Culprit { party, .. } => Some(*party),
             _ => None,
         }
+    }
+
+    /// Whether this error demands that the culprit be banned ([`Fault::Ban`]).
+    pub fn is_ban(&self) -> bool {
+        matches!(
+            self,
+            ProtocolError::Culprit {
+                fault: Fault::Ban(_),
+                ..
+            }
+        )
     }
 
     /// The fault, if a remote party caused this error.

@@ -21,6 +21,7 @@ pub mod bls;
 pub mod class_group;
 pub mod codec;
 pub mod dkg;
+pub mod dkls23;
 pub mod driver;
 pub mod eddsa;
 pub mod error;

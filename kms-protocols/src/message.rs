@@ -14,6 +14,8 @@ pub enum Scheme {
     Bls,
     /// GG18 threshold ECDSA on secp256k1.
     Gg18,
+    /// DKLS23 threshold ECDSA on secp256k1 (OT-based, three rounds).
+    Dkls23,
 }
 
 /// What a run does.
@@ -74,11 +76,12 @@ impl Scheme {
             Scheme::Eddsa => 1,
             Scheme::Bls => 2,
             Scheme::Gg18 => 3,
+            Scheme::Dkls23 => 4,
         }
     }
 
     fn from_tag(tag: u8) -> Option<Self> {
-        [Scheme::Eddsa, Scheme::Bls, Scheme::Gg18]
+        [Scheme::Eddsa, Scheme::Bls, Scheme::Gg18, Scheme::Dkls23]
             .into_iter()
             .find(|s| s.tag() == tag)
     }
