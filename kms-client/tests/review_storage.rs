@@ -248,7 +248,10 @@ async fn review_storage_h1_foreign_metadata_is_refused() {
         }
         Err(e @ KmsError::Storage(kms_core::StorageError::Corrupt(_))) => {
             let text = e.to_string();
-            assert!(text.contains("audit log") && text.contains("does not verify"), "{text}")
+            assert!(
+                text.contains("audit log") && text.contains("does not verify"),
+                "{text}"
+            )
         }
         Err(e) => panic!("expected MetadataMismatch or a refused audit head, got {e}"),
         Ok(_) => panic!("a foreign metadata store was accepted"),
