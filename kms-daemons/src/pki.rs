@@ -293,13 +293,15 @@ mod tests {
     #[test]
     fn rotate_replaces_the_key() {
         let tmp = tempfile::tempdir().unwrap();
-        let layout = init(tmp.path(), &nodes(), "gateway").unwrap();
+        // A directory `init` creates (0700): secret files are refused in a wider one.
+        let dir = tmp.path().join("pki");
+        let layout = init(&dir, &nodes(), "gateway").unwrap();
         let r = Role::Node(NodeId::new("tss1").unwrap());
         let before = std::fs::read(layout.key(&r)).unwrap();
-        rotate(tmp.path(), &r).unwrap();
+        rotate(&dir, &r).unwrap();
         assert_ne!(before, std::fs::read(layout.key(&r)).unwrap());
         load_certified_key(&layout.cert(&r), &layout.key(&r)).unwrap();
         let stranger = Role::Node(NodeId::new("tss9").unwrap());
-        assert!(rotate(tmp.path(), &stranger).is_err());
+        assert!(rotate(&dir, &stranger).is_err());
     }
 }
