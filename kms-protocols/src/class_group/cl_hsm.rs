@@ -283,7 +283,8 @@ impl ClParams {
         &self.exp_bound
     }
 
-    /// `h^e` through the precomputed table (for `0 <= e < 2^bits(B)`).
+    /// `h^e` through the precomputed table (for `0 <= e < 2^(bits(B) + TABLE_SLACK_BITS)`;
+    /// other exponents fall back to generic exponentiation).
     pub fn h_pow(&self, e: &BigInt) -> QuadForm {
         self.h_table.pow(&self.group, e)
     }
@@ -499,6 +500,15 @@ impl PublicKey {
             params.exp_bound.bits() + TABLE_SLACK_BITS,
             FixedBaseTable::DEFAULT_WINDOW,
         )));
+    }
+
+    /// `pk^e`, through the precomputed table if there is one (for `0 <= e < 2^(bits(B)
+    /// + TABLE_SLACK_BITS)`), else by generic exponentiation.
+    pub fn pow(&self, params: &ClParams, e: &BigInt) -> QuadForm {
+        match &self.table {
+            Some(t) => t.pow(&params.group, e),
+            None => params.group.pow(&self.pk, e),
+        }
     }
 
     /// Canonical encoding.

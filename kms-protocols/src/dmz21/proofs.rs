@@ -262,7 +262,8 @@ impl EncProof {
         let mut s_r = BigInt::random_below(rng, &mask_bound(params.exponent_bound()));
         let s_k = Secp256k1::random_scalar(rng);
         let s_rho = Secp256k1::random_scalar(rng);
-        let pk_sr = g.pow(st.pk.form(), &s_r);
+        // Through the key's table when it has one (every key proven at key generation).
+        let pk_sr = st.pk.pow(params, &s_r);
         let com = EncCommitments {
             t1: params.h_pow(&s_r),
             t2: g.compose(&params.f_pow(&scalar_to_bigint(&s_k)), &pk_sr),
@@ -325,8 +326,8 @@ impl EncProof {
         let com = EncCommitments {
             t1: g.compose(&params.h_pow(&z_r), &g.pow(st.c1, &neg_e)),
             t2: g.compose(
-                &params.f_pow(&scalar_to_bigint(&z_k)),
-                &g.pow2(st.pk.form(), &z_r, st.c2, &neg_e),
+                &g.compose(&params.f_pow(&scalar_to_bigint(&z_k)), &st.pk.pow(params, &z_r)),
+                &g.pow(st.c2, &neg_e),
             ),
             a1: Secp256k1::mul_base(&z_rho) - *st.e1 * e_sc,
             a2: Secp256k1::mul_base(&z_k) + *st.y * z_rho - *st.e2 * e_sc,

@@ -202,7 +202,7 @@ fn three_signers_sign_and_bytes_per_party_are_measured() {
         .map(|(_, b)| *b)
         .sum();
     // With 3 signers each party sends to 2 others: under 10 KB all told.
-    eprintln!("DMZ21 3-of-3 signing: party 1 sent {per_party} bytes ({offline} offline)");
+    eprintln!("DMZ21 signing by 3 signers: party 1 sent {per_party} bytes ({offline} offline)");
     assert!(per_party < 10_000, "{per_party} bytes");
 }
 
