@@ -94,6 +94,18 @@ fn online(
     assert_eq!(drive(runs, first, rng, sent).len(), 2);
 }
 
+/// CPU time of this thread so far, in milliseconds (utime + stime of
+/// /proc/thread-self/stat, in clock ticks of 10 ms): on a loaded machine wall-clock
+/// medians measure the load as much as the code.
+fn thread_cpu_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14, 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10)
+}
+
 fn bench(c: &mut Criterion) {
     let params = ClParams::secp256k1();
     let shares = keygen(&params, 1);
@@ -106,6 +118,27 @@ fn bench(c: &mut Criterion) {
         println!(
             "dmz21 (2,3) sign: {party} sends {bytes} bytes per signing ({} offline)",
             offline[party]
+        );
+    }
+
+    // CPU time, all parties on this thread, mean of a few runs.
+    const RUNS: u64 = 4;
+    if let Some(start) = thread_cpu_ms() {
+        let _ = keygen(&params, 4);
+        let after_keygen = thread_cpu_ms().unwrap_or(start);
+        let mut online_ms = 0;
+        for _ in 0..RUNS {
+            let pre = presign(&params, &shares, &mut rng, &mut BTreeMap::new());
+            let t = thread_cpu_ms().unwrap_or(0);
+            online(pre, &mut rng, &mut BTreeMap::new());
+            online_ms += thread_cpu_ms().unwrap_or(t) - t;
+        }
+        let total = thread_cpu_ms().unwrap_or(after_keygen) - after_keygen;
+        println!(
+            "dmz21 (2,3) CPU time, both signers together: keygen {} ms (3 holders), offline {} ms, online {} ms",
+            after_keygen - start,
+            (total - online_ms) / RUNS,
+            online_ms / RUNS
         );
     }
 
