@@ -22,6 +22,7 @@ pub mod class_group;
 pub mod codec;
 pub mod dkg;
 pub mod dkls23;
+pub mod dmz21;
 pub mod driver;
 pub mod eddsa;
 pub mod error;

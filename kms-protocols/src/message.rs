@@ -16,6 +16,8 @@ pub enum Scheme {
     Gg18,
     /// DKLS23 threshold ECDSA on secp256k1 (OT-based, three rounds).
     Dkls23,
+    /// DMZ21 threshold ECDSA on secp256k1 (CL encryption in a class group).
+    Dmz21,
 }
 
 /// What a run does.
@@ -77,13 +79,20 @@ impl Scheme {
             Scheme::Bls => 2,
             Scheme::Gg18 => 3,
             Scheme::Dkls23 => 4,
+            Scheme::Dmz21 => 5,
         }
     }
 
     fn from_tag(tag: u8) -> Option<Self> {
-        [Scheme::Eddsa, Scheme::Bls, Scheme::Gg18, Scheme::Dkls23]
-            .into_iter()
-            .find(|s| s.tag() == tag)
+        [
+            Scheme::Eddsa,
+            Scheme::Bls,
+            Scheme::Gg18,
+            Scheme::Dkls23,
+            Scheme::Dmz21,
+        ]
+        .into_iter()
+        .find(|s| s.tag() == tag)
     }
 }
 

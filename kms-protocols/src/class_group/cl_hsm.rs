@@ -38,6 +38,11 @@ pub const SECP256K1_SEED: &[u8] = b"mpc-kms CL-HSM parameters for secp256k1, 128
 /// the class number, so `h^r` is within `2^-40` of uniform in `<h>`.
 pub const DISTANCE_BITS: usize = 40;
 
+/// How far above the exponent bound `B` the fixed-base tables reach: proof masks are
+/// drawn below `B·2^(128+40)` (a 128-bit challenge, 40 bits of statistical hiding),
+/// and these go through the tables too.
+pub const TABLE_SLACK_BITS: usize = 128 + DISTANCE_BITS + 8;
+
 /// How many `+4` increments are tried from one hashed starting point before the next
 /// counter value is hashed.
 const INCREMENTS_PER_COUNTER: u64 = 1 << 16;
@@ -70,6 +75,8 @@ pub struct ClParams {
     group: ClassGroup,
     f: QuadForm,
     h: QuadForm,
+    /// `ĥ = P_r²`, with `ĥ^q = h`.
+    h_hat: QuadForm,
     exp_bound: BigInt,
     h_table: Arc<FixedBaseTable>,
     counter: u64,
@@ -197,7 +204,8 @@ impl ClParams {
             }
         }
         let pr = gen.ok_or(ClError::InvalidParameters("no small split prime"))?;
-        let h = group.pow(&group.square(&pr), q);
+        let h_hat = group.square(&pr);
+        let h = group.pow(&h_hat, q);
         if group.is_identity(&h) {
             return Err(ClError::InvalidParameters("generator is trivial"));
         }
@@ -205,7 +213,7 @@ impl ClParams {
         let h_table = Arc::new(FixedBaseTable::new(
             &group,
             &h,
-            exp_bound.bits(),
+            exp_bound.bits() + TABLE_SLACK_BITS,
             FixedBaseTable::DEFAULT_WINDOW,
         ));
         Ok(Self {
@@ -215,6 +223,7 @@ impl ClParams {
             group,
             f,
             h,
+            h_hat,
             exp_bound,
             h_table,
             counter,
@@ -257,12 +266,25 @@ impl ClParams {
         &self.h
     }
 
+    /// `ĥ`, the square of the small prime form `h` was made from: `ĥ^q = h`. Anyone
+    /// can check that relation ([`Self::check_h_hat`]); DMZ21 proves knowledge of
+    /// logarithms to the base `ĥ` and publishes their `q`-th powers (logarithms to `h`).
+    pub fn h_hat(&self) -> &QuadForm {
+        &self.h_hat
+    }
+
+    /// Whether the published relation `ĥ^q = h` holds for these parameters.
+    pub fn check_h_hat(&self) -> bool {
+        self.group.pow(&self.h_hat, &self.q) == self.h
+    }
+
     /// The bound `B` below which secret keys and encryption randomness are drawn.
     pub fn exponent_bound(&self) -> &BigInt {
         &self.exp_bound
     }
 
-    /// `h^e` through the precomputed table (for `0 <= e < 2^bits(B)`).
+    /// `h^e` through the precomputed table (for `0 <= e < 2^(bits(B) + TABLE_SLACK_BITS)`;
+    /// other exponents fall back to generic exponentiation).
     pub fn h_pow(&self, e: &BigInt) -> QuadForm {
         self.h_table.pow(&self.group, e)
     }
@@ -475,9 +497,18 @@ impl PublicKey {
         self.table = Some(Arc::new(FixedBaseTable::new(
             &params.group,
             &self.pk,
-            params.exp_bound.bits(),
+            params.exp_bound.bits() + TABLE_SLACK_BITS,
             FixedBaseTable::DEFAULT_WINDOW,
         )));
+    }
+
+    /// `pk^e`, through the precomputed table if there is one (for `0 <= e < 2^(bits(B)
+    /// + TABLE_SLACK_BITS)`), else by generic exponentiation.
+    pub fn pow(&self, params: &ClParams, e: &BigInt) -> QuadForm {
+        match &self.table {
+            Some(t) => t.pow(&params.group, e),
+            None => params.group.pow(&self.pk, e),
+        }
     }
 
     /// Canonical encoding.

@@ -26,7 +26,7 @@ pub mod aux_exchange;
 pub mod key_share;
 pub mod keygen;
 pub mod mta_backend;
-mod phase5;
+pub(crate) mod phase5;
 pub mod precompute;
 pub mod refresh;
 pub mod secp256k1;
