@@ -48,12 +48,13 @@ impl NodeService for CorruptingNode {
             for sealed in outgoing.iter_mut() {
                 let env = &sealed.envelope;
                 // The round that carries the signer's own contribution: BLS's partial, FROST's
-                // z_i, GG18's opening of Gamma_i with its proof of knowledge.
+                // z_i, GG18's opening of Gamma_i with its proof of knowledge, DMZ21's s_i.
                 let share_round = match env.protocol.scheme {
                     Scheme::Bls => 1,
                     Scheme::Eddsa => 2,
                     Scheme::Gg18 => 5,
                     Scheme::Dkls23 => 3,
+                    Scheme::Dmz21 => 9,
                 };
                 if env.protocol.phase == Phase::Sign
                     && env.round == share_round
