@@ -1,42 +1,124 @@
-//! A node's GG18 material: its aux secret (generated once, kept in the vault), the
-//! peers' aux material it verified (kept per peer node, relabelled per key), and the
-//! pools of precomputed signing randomness.
+//! A node's setup material, for every scheme that has some ([`NodeSetup`]): its own
+//! (generated once, in the background at start or on first use, with progress in the
+//! log, kept in the vault), the peers' material it verified in a setup exchange (kept
+//! per peer node), and a pool of fresh own material for key refreshes that re-key it
+//! (kept in the vault, one slot per entry, so a restart keeps what was generated).
+//!
+//! Vault names are `{algorithm}/aux-secret`, `{algorithm}/peer-aux/{node}` and
+//! `{algorithm}/aux-pool/{slot}`, with the algorithm's name in lower case.
 
 use super::{lock, TssNode};
-use crate::domain::{KeyId, NodeId};
+use crate::domain::{Algorithm, NodeId};
 use crate::error::KmsError;
+use crate::identity::NodeIdentityPublic;
 use crate::ports::SecretVault;
-use crate::schemes::Gg18RefreshInputs;
+use crate::schemes::{self, Material, NodeSetup, Scheme, SetupFor, SetupProgress};
 use crate::seal::SessionParties;
-use kms_protocols::gg18::aux_info::{AuxSecret, PeerAux};
-use kms_protocols::gg18::mta_backend::MtaBackend;
-use kms_protocols::gg18::{Gg18KeyShare, Gg18Precomputed, PaillierMta};
 use kms_protocols::PartyIndex;
 use rand_chacha::ChaCha20Rng;
-use std::collections::BTreeMap;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tracing::{info, warn};
-use zeroize::Zeroizing;
-
-/// How many sets of fresh aux material a node keeps ready for key refreshes (each
-/// refresh of a GG18 key re-keys every holder's Paillier key and ring-Pedersen
-/// parameters, and safe primes take seconds to minutes).
-pub const GG18_AUX_POOL_TARGET: usize = 2;
-
-/// Vault name of aux pool slot `slot` (slots `0..GG18_AUX_POOL_TARGET`).
-fn aux_pool_slot(slot: usize) -> String {
-    format!("gg18/aux-pool/{slot}")
-}
 
 /// Slots of entries given in memory only (fixtures), above every vault slot.
 const MEMORY_SLOTS: usize = 1 << 16;
 
-/// Fresh GG18 aux material, ready for key refreshes: in the node's encrypted vault
-/// (one slot per entry, so a restart keeps what was generated), mirrored in memory.
-/// An entry is removed from the vault before it is handed out, so it serves at most one
-/// refresh even across a crash.
-pub(super) struct AuxPool {
+fn prefix(algorithm: Algorithm) -> String {
+    algorithm.as_str().to_ascii_lowercase()
+}
+
+fn own_name(algorithm: Algorithm) -> String {
+    format!("{}/aux-secret", prefix(algorithm))
+}
+
+fn peer_name(algorithm: Algorithm, node: &NodeId) -> String {
+    format!("{}/peer-aux/{node}", prefix(algorithm))
+}
+
+fn pool_slot(algorithm: Algorithm, slot: usize) -> String {
+    format!("{}/aux-pool/{slot}", prefix(algorithm))
+}
+
+fn setup_of(scheme: &dyn Scheme) -> Result<&dyn NodeSetup, KmsError> {
+    scheme
+        .setup()
+        .ok_or_else(|| KmsError::InvalidRequest(format!("{} has no node setup material", scheme.algorithm())))
+}
+
+/// The node's setup material of every scheme, in memory (the vault holds the rest).
+#[derive(Default)]
+pub(super) struct SetupState {
+    own: Arc<OwnMaterial>,
+    peers: Mutex<HashMap<(Algorithm, NodeId), Material>>,
+    pools: Mutex<HashMap<Algorithm, Arc<RefreshPool>>>,
+}
+
+/// The node's own material of every scheme, with a lock that serialises generating
+/// and storing it (so memory and vault never hold different material).
+#[derive(Default)]
+struct OwnMaterial {
+    current: Mutex<HashMap<Algorithm, Material>>,
+    generation: tokio::sync::Mutex<()>,
+}
+
+impl OwnMaterial {
+    fn get(&self, algorithm: Algorithm) -> Option<Material> {
+        lock(&self.current).get(&algorithm).cloned()
+    }
+
+    /// Own material without generating it: memory, else vault.
+    async fn load(
+        &self,
+        scheme: &dyn Scheme,
+        vault: Option<&Arc<dyn SecretVault>>,
+    ) -> Result<Option<Material>, KmsError> {
+        let algorithm = scheme.algorithm();
+        if let Some(m) = self.get(algorithm) {
+            return Ok(Some(m));
+        }
+        let Some(vault) = vault else { return Ok(None) };
+        let Some(bytes) = vault.get_secret(&own_name(algorithm)).await? else {
+            return Ok(None);
+        };
+        let material = setup_of(scheme)?.decode_own(&bytes)?;
+        Ok(Some(
+            lock(&self.current).entry(algorithm).or_insert(material).clone(),
+        ))
+    }
+
+    /// Generate fresh material, store it in the vault before anyone can see its public
+    /// half, and make it current. With `keep`, material already there is kept.
+    async fn generate(
+        &self,
+        scheme: Arc<dyn Scheme>,
+        vault: Option<&Arc<dyn SecretVault>>,
+        node: NodeId,
+        rng: ChaCha20Rng,
+        keep: bool,
+    ) -> Result<Material, KmsError> {
+        let _one_at_a_time = self.generation.lock().await;
+        if keep {
+            if let Some(m) = self.load(scheme.as_ref(), vault).await? {
+                return Ok(m);
+            }
+        }
+        let algorithm = scheme.algorithm();
+        let material = generate(scheme.clone(), node, "node", rng).await?;
+        if let Some(vault) = vault {
+            let bytes = setup_of(scheme.as_ref())?.encode_own(&material)?;
+            vault.put_secret(&own_name(algorithm), &bytes).await?;
+        }
+        lock(&self.current).insert(algorithm, material.clone());
+        Ok(material)
+    }
+}
+
+/// Fresh own material of one scheme, ready for key refreshes: in the vault, mirrored
+/// in memory. An entry is removed from the vault before it is handed out, so it serves
+/// at most one refresh even across a crash.
+struct RefreshPool {
     state: tokio::sync::Mutex<PoolState>,
     /// A background fill is running.
     filling: AtomicBool,
@@ -48,10 +130,10 @@ pub(super) struct AuxPool {
 #[derive(Default)]
 struct PoolState {
     vault_loaded: bool,
-    entries: BTreeMap<usize, AuxSecret>,
+    entries: BTreeMap<usize, Material>,
 }
 
-impl Default for AuxPool {
+impl Default for RefreshPool {
     fn default() -> Self {
         Self {
             state: tokio::sync::Mutex::new(PoolState::default()),
@@ -65,13 +147,15 @@ impl PoolState {
     /// The entries, with the vault's slots read in on first use.
     async fn load(
         &mut self,
+        scheme: &dyn Scheme,
         vault: Option<&Arc<dyn SecretVault>>,
-    ) -> Result<&mut BTreeMap<usize, AuxSecret>, KmsError> {
+    ) -> Result<&mut BTreeMap<usize, Material>, KmsError> {
         if !self.vault_loaded {
             if let Some(vault) = vault {
-                for slot in 0..GG18_AUX_POOL_TARGET {
-                    if let Some(bytes) = vault.get_secret(&aux_pool_slot(slot)).await? {
-                        self.entries.insert(slot, AuxSecret::from_bytes(&bytes)?);
+                let setup = setup_of(scheme)?;
+                for slot in 0..setup.refresh_pool() {
+                    if let Some(bytes) = vault.get_secret(&pool_slot(scheme.algorithm(), slot)).await? {
+                        self.entries.insert(slot, setup.decode_own(&bytes)?);
                     }
                 }
             }
@@ -81,153 +165,149 @@ impl PoolState {
     }
 }
 
-/// Run `f` (a step of a GG18 run: proof verification takes up to seconds of CPU)
-/// without stalling the async workers: on a multi-threaded Tokio runtime through
-/// `block_in_place`, which hands this worker's other tasks to another thread first;
-/// inline otherwise (a current-thread runtime has no other worker to hand them to).
-pub(super) fn off_the_workers<T>(gg18: bool, f: impl FnOnce() -> T) -> T {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(h) if gg18 && h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
-    }
-}
-
-/// Generate aux material (safe primes) on a blocking thread, with progress in the log.
-async fn generate_aux(
+/// Generate own material on a blocking thread, with progress in the log.
+async fn generate(
+    scheme: Arc<dyn Scheme>,
     node: NodeId,
     purpose: &'static str,
     mut rng: ChaCha20Rng,
-) -> Result<(AuxSecret, ChaCha20Rng), KmsError> {
+) -> Result<Material, KmsError> {
     tokio::task::spawn_blocking(move || {
-        info!(node = %node, purpose, "generating GG18 auxiliary material (Paillier and ring-Pedersen primes)");
-        let mut found = 0;
-        let mut progress = |p: kms_protocols::gg18::primes::Progress| {
-            if p.found != found {
-                found = p.found;
-                info!(node = %node, purpose, found = p.found, needed = p.needed, "prime found");
+        let algorithm = scheme.algorithm();
+        info!(node = %node, %algorithm, purpose, "generating node setup material");
+        let mut done = 0;
+        let mut progress = |p: SetupProgress| {
+            if p.done != done {
+                done = p.done;
+                info!(node = %node, %algorithm, purpose, done = p.done, needed = p.needed, "setup generation progress");
             }
         };
-        let aux = AuxSecret::generate(&mut rng, &mut progress);
-        (aux, rng)
+        let material = setup_of(scheme.as_ref())?.generate(&mut rng, &mut progress);
+        info!(node = %node, %algorithm, purpose, "node setup material ready");
+        material
     })
     .await
-    .map_err(|e| KmsError::InvalidRequest(format!("aux generation failed: {e}")))
+    .map_err(|e| KmsError::InvalidRequest(format!("setup generation failed: {e}")))?
 }
 
 /// Fill `pool` up to `want` entries, one generation at a time.
 async fn fill_pool(
-    pool: &AuxPool,
+    scheme: Arc<dyn Scheme>,
+    pool: &RefreshPool,
     vault: Option<Arc<dyn SecretVault>>,
     node: NodeId,
     mut rng: ChaCha20Rng,
     want: usize,
 ) -> Result<(), KmsError> {
+    let algorithm = scheme.algorithm();
+    let slots = setup_of(scheme.as_ref())?.refresh_pool();
     loop {
-        if pool.state.lock().await.load(vault.as_ref()).await?.len() >= want {
+        if pool
+            .state
+            .lock()
+            .await
+            .load(scheme.as_ref(), vault.as_ref())
+            .await?
+            .len()
+            >= want
+        {
             return Ok(());
         }
-        let (aux, back) = generate_aux(node.clone(), "refresh pool", rng).await?;
-        rng = back;
+        let next = super::fork(&mut rng);
+        let material = generate(scheme.clone(), node.clone(), "refresh pool", next).await?;
         let mut state = pool.state.lock().await;
-        let entries = state.load(vault.as_ref()).await?;
-        let slot = (0..GG18_AUX_POOL_TARGET).find(|s| !entries.contains_key(s));
+        let entries = state.load(scheme.as_ref(), vault.as_ref()).await?;
+        let slot = (0..slots).find(|s| !entries.contains_key(s));
         match (slot, &vault) {
             (Some(slot), Some(vault)) => {
                 // In the vault before it counts as ready: a restart keeps it.
-                vault.put_secret(&aux_pool_slot(slot), &aux.to_bytes()).await?;
-                entries.insert(slot, aux);
+                let bytes = setup_of(scheme.as_ref())?.encode_own(&material)?;
+                vault.put_secret(&pool_slot(algorithm, slot), &bytes).await?;
+                entries.insert(slot, material);
             }
             (Some(slot), None) => {
-                entries.insert(slot, aux);
+                entries.insert(slot, material);
             }
             (None, _) => {
                 let slot = entries.keys().next_back().map_or(MEMORY_SLOTS, |s| s + 1);
-                entries.insert(slot.max(MEMORY_SLOTS), aux);
+                entries.insert(slot.max(MEMORY_SLOTS), material);
             }
         }
-        info!(node = %node, ready = entries.len(), want, "GG18 aux pool: fresh material ready");
+        info!(node = %node, %algorithm, ready = entries.len(), want, "refresh pool: fresh setup material ready");
     }
-}
-
-/// How many GG18 signings' worth of randomness a node keeps ready per key.
-const GG18_POOL_TARGET: usize = 2;
-
-/// Vault names of the node's GG18 material.
-const AUX_SECRET: &str = "gg18/aux-secret";
-pub(super) fn peer_aux_name(node: &NodeId) -> String {
-    format!("gg18/peer-aux/{node}")
 }
 
 impl TssNode {
-    /// Top up, in the background, the precomputed signing randomness of a GG18 key
-    /// (Paillier nonces, MtA nonces and proof commitments) so that signing does only
-    /// its message-dependent work. Items live in memory only and each is used by one
-    /// signing: a crash loses them, it cannot make the node reuse one.
-    pub(super) fn refill_gg18_pool(&self, key_id: KeyId, share: Zeroizing<Vec<u8>>) {
-        let pools = self.gg18_pools.clone();
-        let mut rng = self.fork_rng();
-        let node = self.id.clone();
-        tokio::task::spawn_blocking(move || {
-            let Ok(share) = Gg18KeyShare::from_bytes(&share) else {
-                return;
-            };
-            let peers: Vec<PartyIndex> = share
-                .public_shares()
-                .keys()
-                .filter(|p| **p != share.index())
-                .copied()
-                .collect();
-            loop {
-                let have = lock(&pools).get(&key_id).map_or(0, |p| p.available(&peers));
-                if have >= GG18_POOL_TARGET {
-                    return;
-                }
-                let mut fresh = Gg18Precomputed::new(&share);
-                if let Err(e) = fresh.fill(&share, &peers, 1, &mut rng) {
-                    warn!(node = %node, key = %key_id, error = %e, "GG18 precomputation failed");
-                    return;
-                }
-                let mut map = lock(&pools);
-                let pool = map
-                    .entry(key_id.clone())
-                    .or_insert_with(|| Gg18Precomputed::new(&share));
-                if pool.merge(fresh).is_err() {
-                    // The key's aux material changed: start a pool for the new material.
-                    *pool = Gg18Precomputed::new(&share);
-                }
-            }
-        });
+    fn refresh_pool(&self, algorithm: Algorithm) -> Arc<RefreshPool> {
+        lock(&self.setup.pools).entry(algorithm).or_default().clone()
     }
 
-    /// Give the node ready fresh aux material for GG18 key refreshes (e.g. test
-    /// fixtures), kept in memory only, and turn off the background generation that
-    /// would otherwise refill the pool after each use. An empty pool still generates on
-    /// demand when a refresh needs material.
-    pub fn with_gg18_refresh_aux(self, ready: Vec<AuxSecret>) -> Self {
-        self.gg18_aux_pool.background.store(false, Ordering::SeqCst);
-        if let Ok(mut state) = self.gg18_aux_pool.state.try_lock() {
-            for aux in ready {
+    /// Give the node its own setup material of `algorithm` (e.g. loaded by the host,
+    /// or test fixtures) instead of generating it on first use.
+    pub fn with_setup(self, algorithm: Algorithm, own: Material) -> Self {
+        lock(&self.setup.own.current).insert(algorithm, own);
+        self
+    }
+
+    /// Give the node ready fresh setup material of `algorithm` for key refreshes
+    /// (e.g. test fixtures), kept in memory only, and turn off the background
+    /// generation that would otherwise refill the pool after each use. An empty pool
+    /// still generates on demand when a refresh needs material.
+    pub fn with_refresh_setup(self, algorithm: Algorithm, ready: Vec<Material>) -> Self {
+        let pool = self.refresh_pool(algorithm);
+        pool.background.store(false, Ordering::SeqCst);
+        if let Ok(mut state) = pool.state.try_lock() {
+            for material in ready {
                 let slot = state.entries.keys().next_back().map_or(MEMORY_SLOTS, |s| s + 1);
-                state.entries.insert(slot.max(MEMORY_SLOTS), aux);
+                state.entries.insert(slot.max(MEMORY_SLOTS), material);
             }
         }
         self
     }
 
-    /// Start filling the pool of fresh aux material for GG18 key refreshes in the
-    /// background (up to [`GG18_AUX_POOL_TARGET`] entries, kept in the vault), with
-    /// progress in the log. A node daemon calls this after start; the node also refills
-    /// after each refresh that used an entry. Needs a Tokio runtime.
-    pub fn start_gg18_aux_pool(&self) {
-        if self.gg18_aux_pool.background.load(Ordering::SeqCst) {
-            self.fill_gg18_aux_pool(GG18_AUX_POOL_TARGET);
+    /// Start, in the background, what every scheme's setup needs before its first key:
+    /// the node's own material (loaded from the vault or generated) and the pool of
+    /// fresh material for key refreshes, with progress in the log. A node daemon calls
+    /// this after start; without it, material is generated on first use. Needs a
+    /// Tokio runtime.
+    pub fn start_setup(&self) {
+        for scheme in schemes::with_setup() {
+            let algorithm = scheme.algorithm();
+            let pool = self.refresh_pool(algorithm);
+            if !pool.background.load(Ordering::SeqCst) {
+                continue;
+            }
+            let has_own = scheme.setup().is_some_and(|s| s.has_own());
+            if has_own && self.setup.own.get(algorithm).is_none() {
+                let (own, vault, node, rng) = (
+                    self.setup.own.clone(),
+                    self.vault.clone(),
+                    self.id.clone(),
+                    self.fork_rng(),
+                );
+                let scheme = scheme.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = own
+                        .generate(scheme, vault.as_ref(), node.clone(), rng, true)
+                        .await
+                    {
+                        warn!(node = %node, %algorithm, error = %e, "setup material generation failed");
+                    }
+                });
+            }
+            self.fill_refresh_pool(scheme, None);
         }
     }
 
-    /// Fill the pool up to `want` in a background task, unless one is running.
-    fn fill_gg18_aux_pool(&self, want: usize) {
-        let pool = self.gg18_aux_pool.clone();
+    /// Fill the refresh pool of `scheme` up to `want` (default: its target) in a
+    /// background task, unless one is running.
+    fn fill_refresh_pool(&self, scheme: Arc<dyn Scheme>, want: Option<usize>) {
+        let Some(target) = scheme.setup().map(|s| s.refresh_pool()).filter(|n| *n > 0) else {
+            return;
+        };
+        let want = want.unwrap_or(target);
+        let algorithm = scheme.algorithm();
+        let pool = self.refresh_pool(algorithm);
         if pool.filling.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -235,184 +315,226 @@ impl TssNode {
         let node = self.id.clone();
         let rng = self.fork_rng();
         tokio::spawn(async move {
-            let result = fill_pool(&pool, vault, node.clone(), rng, want).await;
+            let result = fill_pool(scheme, &pool, vault, node.clone(), rng, want).await;
             pool.filling.store(false, Ordering::SeqCst);
             if let Err(e) = result {
-                warn!(node = %node, error = %e, "GG18 aux pool: generation failed");
+                warn!(node = %node, %algorithm, error = %e, "refresh pool: generation failed");
             }
         });
     }
 
-    /// Answer `PrepareRefreshAux`: how many entries are ready; if none, generation
+    /// Answer `PrepareRefreshSetup`: how many entries are ready; if none, generation
     /// starts now (the coordinator polls until every holder has one).
-    pub(super) async fn prepare_refresh_aux(&self) -> Result<usize, KmsError> {
-        let ready = self
-            .gg18_aux_pool
+    pub(super) async fn prepare_refresh_setup(&self, algorithm: Algorithm) -> Result<usize, KmsError> {
+        let scheme = schemes::scheme(algorithm)?;
+        setup_of(scheme.as_ref())?;
+        let pool = self.refresh_pool(algorithm);
+        let ready = pool
             .state
             .lock()
             .await
-            .load(self.vault.as_ref())
+            .load(scheme.as_ref(), self.vault.as_ref())
             .await?
             .len();
-        if self.gg18_aux_pool.background.load(Ordering::SeqCst) {
-            self.fill_gg18_aux_pool(GG18_AUX_POOL_TARGET);
+        if pool.background.load(Ordering::SeqCst) {
+            self.fill_refresh_pool(scheme, None);
         } else if ready == 0 {
-            self.fill_gg18_aux_pool(1);
+            self.fill_refresh_pool(scheme, Some(1));
         }
         Ok(ready)
     }
 
-    /// Take one entry of fresh aux material for a refresh: from the pool (removed from
+    /// Take one entry of fresh own material for a refresh: from the pool (removed from
     /// the vault first, so it is never handed out twice), or generated now if the pool
     /// is empty. Then refill in the background.
-    async fn take_refresh_aux(&self) -> Result<AuxSecret, KmsError> {
+    pub(super) async fn take_refresh_setup(&self, scheme: &Arc<dyn Scheme>) -> Result<Material, KmsError> {
+        let algorithm = scheme.algorithm();
+        let slots = setup_of(scheme.as_ref())?.refresh_pool();
+        let pool = self.refresh_pool(algorithm);
         let taken = {
-            let mut state = self.gg18_aux_pool.state.lock().await;
-            let entries = state.load(self.vault.as_ref()).await?;
+            let mut state = pool.state.lock().await;
+            let entries = state.load(scheme.as_ref(), self.vault.as_ref()).await?;
             match entries.pop_first() {
-                Some((slot, aux)) => {
-                    if let (true, Some(vault)) = (slot < GG18_AUX_POOL_TARGET, &self.vault) {
-                        vault.delete_secret(&aux_pool_slot(slot)).await?;
+                Some((slot, material)) => {
+                    if let (true, Some(vault)) = (slot < slots, &self.vault) {
+                        vault.delete_secret(&pool_slot(algorithm, slot)).await?;
                     }
-                    info!(node = %self.id, left = entries.len(), "GG18 aux pool: material taken for a refresh");
-                    Some(aux)
+                    info!(node = %self.id, %algorithm, left = entries.len(), "refresh pool: setup material taken for a refresh");
+                    Some(material)
                 }
                 None => None,
             }
         };
-        let aux = match taken {
-            Some(aux) => aux,
+        let material = match taken {
+            Some(m) => m,
             None => {
-                warn!(node = %self.id, "GG18 aux pool empty: the refresh waits for fresh material");
-                generate_aux(self.id.clone(), "refresh", self.fork_rng()).await?.0
+                warn!(node = %self.id, %algorithm, "refresh pool empty: the refresh waits for fresh setup material");
+                generate(scheme.clone(), self.id.clone(), "refresh", self.fork_rng()).await?
             }
         };
-        self.start_gg18_aux_pool();
-        Ok(aux)
-    }
-
-    /// What a GG18 refresh of a key among `parties` needs from this node: fresh aux
-    /// material and every holder's identity context.
-    pub(super) async fn gg18_refresh_inputs(
-        &self,
-        parties: &SessionParties,
-    ) -> Result<Gg18RefreshInputs, KmsError> {
-        let identities = parties
-            .iter()
-            .map(|(p, n)| Ok((*p, self.aux_context(n)?)))
-            .collect::<Result<_, KmsError>>()?;
-        let aux = self.take_refresh_aux().await?;
-        Ok(Gg18RefreshInputs { aux, identities })
-    }
-
-    /// Keep the node's GG18 aux secret and the peer material it verified in `vault`, so
-    /// they are generated and verified once, not at every start.
-    pub fn with_vault(mut self, vault: Arc<dyn SecretVault>) -> Self {
-        self.vault = Some(vault);
-        self
-    }
-
-    /// Give the node its GG18 auxiliary material (e.g. loaded from its store, or test
-    /// fixtures) instead of generating it on first use.
-    pub fn with_gg18_aux(self, aux: AuxSecret) -> Self {
-        *lock(&self.gg18_aux) = Some(Arc::new(aux));
-        self
-    }
-
-    /// The node's GG18 aux secret, generated on first use (safe primes: seconds of CPU,
-    /// off the async workers, with progress in the log).
-    /// Generate fresh GG18 aux material (safe primes, off the async workers), store it
-    /// in the vault before anyone can see its public half, and make it current.
-    pub(super) async fn generate_gg18_aux(&self) -> Result<Arc<AuxSecret>, KmsError> {
-        let (aux, _) = generate_aux(self.id.clone(), "node", self.fork_rng()).await?;
-        if let Some(vault) = &self.vault {
-            vault.put_secret(AUX_SECRET, &aux.to_bytes()).await?;
+        if pool.background.load(Ordering::SeqCst) {
+            self.fill_refresh_pool(scheme.clone(), None);
         }
-        let aux = Arc::new(aux);
-        *lock(&self.gg18_aux) = Some(aux.clone());
-        Ok(aux)
+        Ok(material)
     }
 
-    pub(super) async fn gg18_aux(&self) -> Result<Arc<AuxSecret>, KmsError> {
-        if let Some(aux) = lock(&self.gg18_aux).clone() {
-            return Ok(aux);
+    /// Replace the node's own material of `algorithm` with fresh material, stored in
+    /// the vault before anyone can see its public half.
+    pub(super) async fn renew_setup(&self, algorithm: Algorithm) -> Result<(), KmsError> {
+        let scheme = schemes::scheme(algorithm)?;
+        setup_of(scheme.as_ref())?;
+        self.setup
+            .own
+            .generate(
+                scheme,
+                self.vault.as_ref(),
+                self.id.clone(),
+                self.fork_rng(),
+                false,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The node's own material of `scheme`: in memory, else from the vault, else
+    /// generated now (off the async workers, with progress in the log).
+    pub(super) async fn own_setup(&self, scheme: &Arc<dyn Scheme>) -> Result<Option<Material>, KmsError> {
+        if !setup_of(scheme.as_ref())?.has_own() {
+            return Ok(None);
         }
-        if let Some(vault) = &self.vault {
-            if let Some(bytes) = vault.get_secret(AUX_SECRET).await? {
-                let aux = Arc::new(AuxSecret::from_bytes(&bytes)?);
-                return Ok(lock(&self.gg18_aux).get_or_insert(aux).clone());
-            }
+        if let Some(m) = self.setup.own.load(scheme.as_ref(), self.vault.as_ref()).await? {
+            return Ok(Some(m));
         }
-        self.generate_gg18_aux().await
+        let m = self
+            .setup
+            .own
+            .generate(
+                scheme.clone(),
+                self.vault.as_ref(),
+                self.id.clone(),
+                self.fork_rng(),
+                true,
+            )
+            .await?;
+        Ok(Some(m))
     }
 
-    /// The context that binds a node's GG18 aux proofs to its pinned identity.
-    pub(super) fn aux_context(&self, node: &NodeId) -> Result<Vec<u8>, KmsError> {
-        let id = self
-            .directory
-            .get(node)
-            .ok_or_else(|| KmsError::InvalidRequest(format!("node {node} has no pinned identity")))?;
-        Ok(kms_protocols::message::encode(&(
-            b"kms-gg18-aux-context/v1",
-            &id.node,
-            id.verifying_key,
-        )))
-    }
-
-    /// The verified aux material of every other party of a GG18 key, relabelled with
-    /// the party index each peer has in this key.
-    pub(super) async fn gg18_peers(
-        &self,
-        parties: &SessionParties,
-        me: PartyIndex,
-    ) -> Result<BTreeMap<PartyIndex, PeerAux>, KmsError> {
-        let mut out = BTreeMap::new();
-        for (p, node) in parties.iter().filter(|(p, _)| **p != me) {
-            let aux = self.peer_aux_of(node).await?.ok_or_else(|| {
-                KmsError::InvalidRequest(format!(
-                    "no verified GG18 aux material of {node}: run an aux exchange"
-                ))
-            })?;
-            out.insert(*p, aux.with_party(*p));
-        }
-        Ok(out)
-    }
-
-    /// A peer's verified aux material: from memory, else from the vault (bytes this node
+    /// A peer's verified material: from memory, else from the vault (bytes this node
     /// stored itself after verifying them).
-    pub(super) async fn peer_aux_of(&self, node: &NodeId) -> Result<Option<PeerAux>, KmsError> {
-        if let Some(aux) = lock(&self.peer_aux).get(node).cloned() {
-            return Ok(Some(aux));
+    async fn peer_setup(&self, scheme: &dyn Scheme, node: &NodeId) -> Result<Option<Material>, KmsError> {
+        let key = (scheme.algorithm(), node.clone());
+        if let Some(m) = lock(&self.setup.peers).get(&key).cloned() {
+            return Ok(Some(m));
         }
         let Some(vault) = &self.vault else { return Ok(None) };
-        let Some(bytes) = vault.get_secret(&peer_aux_name(node)).await? else {
+        let Some(bytes) = vault.get_secret(&peer_name(key.0, node)).await? else {
             return Ok(None);
         };
-        let aux = PeerAux::from_trusted_bytes(&bytes)?;
-        lock(&self.peer_aux).insert(node.clone(), aux.clone());
-        Ok(Some(aux))
+        let material = setup_of(scheme)?.decode_peer(&bytes)?;
+        lock(&self.setup.peers).insert(key, material.clone());
+        Ok(Some(material))
     }
 
-    /// Digests of this node's own aux material (without generating it) and of every
-    /// peer's material it holds (memory or vault).
-    pub(super) async fn aux_digests(&self) -> Result<(Option<[u8; 32]>, Vec<(NodeId, [u8; 32])>), KmsError> {
-        let current = lock(&self.gg18_aux).clone();
-        let own = match current {
-            Some(aux) => Some(PaillierMta::own_digest(&aux)),
-            None => match &self.vault {
-                Some(vault) => match vault.get_secret(AUX_SECRET).await? {
-                    Some(bytes) => Some(PaillierMta::own_digest(&AuxSecret::from_bytes(&bytes)?)),
-                    None => None,
-                },
-                None => None,
-            },
+    /// Keep what a setup exchange verified, per peer node (vault first).
+    pub(super) async fn keep_peer_setup(
+        &self,
+        algorithm: Algorithm,
+        node: &NodeId,
+        material: Material,
+    ) -> Result<(), KmsError> {
+        let scheme = schemes::scheme(algorithm)?;
+        if let Some(vault) = &self.vault {
+            let bytes = setup_of(scheme.as_ref())?.encode_peer(&material)?;
+            vault.put_secret(&peer_name(algorithm, node), &bytes).await?;
+        }
+        lock(&self.setup.peers).insert((algorithm, node.clone()), material);
+        Ok(())
+    }
+
+    /// Drop a peer's material (it renewed its own).
+    pub(super) async fn forget_peer_setup(
+        &self,
+        algorithm: Algorithm,
+        node: &NodeId,
+    ) -> Result<(), KmsError> {
+        lock(&self.setup.peers).remove(&(algorithm, node.clone()));
+        if let Some(vault) = &self.vault {
+            vault.delete_secret(&peer_name(algorithm, node)).await?;
+        }
+        Ok(())
+    }
+
+    /// What a key's DKG among `parties` needs: this node's own material and every
+    /// other party's verified material, by party index.
+    pub(super) async fn setup_for(
+        &self,
+        scheme: &Arc<dyn Scheme>,
+        parties: &SessionParties,
+        me: PartyIndex,
+    ) -> Result<SetupFor, KmsError> {
+        let own = self.own_setup(scheme).await?;
+        let mut peers = BTreeMap::new();
+        for (p, node) in parties.iter().filter(|(p, _)| **p != me) {
+            let material = self.peer_setup(scheme.as_ref(), node).await?.ok_or_else(|| {
+                KmsError::InvalidRequest(format!(
+                    "no verified {} setup material of {node}: run a setup exchange",
+                    scheme.algorithm()
+                ))
+            })?;
+            peers.insert(*p, material);
+        }
+        Ok(SetupFor { own, peers })
+    }
+
+    /// Every party's pinned identity, by party index.
+    pub(super) fn identities(
+        &self,
+        parties: &SessionParties,
+    ) -> Result<BTreeMap<PartyIndex, NodeIdentityPublic>, KmsError> {
+        parties
+            .iter()
+            .map(|(p, n)| {
+                let id = self
+                    .directory
+                    .get(n)
+                    .ok_or_else(|| KmsError::InvalidRequest(format!("node {n} has no pinned identity")))?;
+                Ok((*p, id.clone()))
+            })
+            .collect()
+    }
+
+    /// Answer `SetupStatus`: a fingerprint per peer whose material this node holds,
+    /// binding the node's own material (without generating it) to the peer's as held.
+    pub(super) async fn setup_status(
+        &self,
+        algorithm: Algorithm,
+    ) -> Result<Vec<(NodeId, [u8; 32])>, KmsError> {
+        let scheme = schemes::scheme(algorithm)?;
+        let setup = setup_of(scheme.as_ref())?;
+        let own = match self.setup.own.load(scheme.as_ref(), self.vault.as_ref()).await? {
+            Some(m) => Some(setup.own_digest(&m)?),
+            None if setup.has_own() => return Ok(Vec::new()),
+            None => None,
         };
-        let mut peers = Vec::new();
+        let mut pairs = Vec::new();
         for node in self.directory.nodes().filter(|n| **n != self.id) {
-            if let Some(aux) = self.peer_aux_of(node).await? {
-                peers.push((node.clone(), PaillierMta::public_digest(&aux)));
+            if let Some(m) = self.peer_setup(scheme.as_ref(), node).await? {
+                pairs.push((node.clone(), pair_fingerprint(own, setup.peer_digest(&m)?)));
             }
         }
-        Ok((own, peers))
+        Ok(pairs)
     }
+}
+
+/// A pair's fingerprint as one side sees it: its own digest and its peer's, in a
+/// canonical order, so both sides compute the same value exactly when each holds the
+/// other's current material.
+fn pair_fingerprint(own: Option<[u8; 32]>, peer: [u8; 32]) -> [u8; 32] {
+    let own = own.unwrap_or([0; 32]);
+    let (lo, hi) = if own <= peer { (own, peer) } else { (peer, own) };
+    let mut h = Sha256::new();
+    h.update(b"kms-setup-pair/v1");
+    h.update(lo);
+    h.update(hi);
+    h.finalize().into()
 }

@@ -1,33 +1,66 @@
-//! Dispatch from an [`Algorithm`] to the protocol runs of `kms-protocols`, behind one
-//! object-safe interface so the node runtime drives every scheme the same way.
+//! Schemes as plug-ins: one [`Scheme`] per algorithm (its key share, DKG, signing,
+//! refresh, optional node setup material, encodings and verification), and the
+//! registry that maps an [`Algorithm`] to its scheme.
+//!
+//! The node runtime and the coordinator drive every algorithm through this trait and
+//! name none. The registry is the only place that knows which schemes exist: the
+//! built-in ones are listed in its `builtin` list, and a host (or a test) adds its own with
+//! [`register`].
+//!
+//! A scheme's runs are `kms-protocols` state machines behind [`SchemeRun`]. What the
+//! node keeps for a scheme beyond shards is *setup material* ([`NodeSetup`]): a node's
+//! own long-lived secret (GG18's Paillier and ring-Pedersen keys, DMZ21's class-group
+//! key) and what it verified of each peer (their public halves, or DKLS23-style
+//! pairwise seeds), exchanged over the relay, kept in the vault, renewed, and pooled
+//! fresh for key refreshes that re-key it.
 
-use crate::domain::Algorithm;
+use crate::domain::{Algorithm, Curve, KeyId, KeyType, NodeId};
+use crate::identity::NodeIdentityPublic;
 use crate::KmsError;
-use kms_protocols::dkg::Dkg;
-use kms_protocols::gg18::aux_info::{AuxSecret, PeerAux};
-use kms_protocols::group::Group;
-use kms_protocols::{bls, eddsa, gg18};
-use kms_protocols::{Envelope, KeyShare, PartyIndex, ProtocolError, SessionId, StateMachine, Threshold};
+use kms_protocols::{Envelope, PartyIndex, ProtocolError, SessionId, StateMachine, Threshold};
 use rand_chacha::ChaCha20Rng;
-use std::collections::BTreeMap;
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use zeroize::Zeroizing;
 
+mod bls;
+mod eddsa;
+mod gg18;
+mod pending;
+
+/// Setup material held in memory, typed by the scheme that made it (which downcasts
+/// it). Secret material zeroizes itself on drop.
+pub type Material = Arc<dyn Any + Send + Sync>;
+
+/// A scheme's per-key signing precomputation (e.g. GG18's Paillier nonces), typed by
+/// the scheme. Each item is used by one signing and lives in memory only.
+pub type Precomputed = Box<dyn Any + Send>;
+
+/// The node's per-key precomputation pools, shared with the scheme's refill task.
+pub type PoolMap = Arc<Mutex<HashMap<KeyId, Precomputed>>>;
+
 /// What a finished run hands to the node.
-pub(crate) enum RunOutput {
-    /// Every other party's verified GG18 aux material (an aux exchange).
-    PeerAux(BTreeMap<PartyIndex, PeerAux>),
+pub enum RunOutput {
+    /// Every other party's verified setup material (a setup exchange), by party.
+    Setup(BTreeMap<PartyIndex, Material>),
     /// A new (or refreshed) share to store, with the public key and share version.
     Share {
+        /// The serialized share (secret).
         data: Zeroizing<Vec<u8>>,
+        /// The public key in the scheme's standard encoding.
         public_key: Vec<u8>,
+        /// The share's version (its refresh epoch).
         version: u64,
     },
     /// A signature in the scheme's standard encoding.
     Signature(Vec<u8>),
 }
 
-/// A protocol run with its output type erased.
-pub(crate) trait ErasedRun: Send + Sync {
+/// A protocol run with its output type erased, as the node drives it.
+pub trait SchemeRun: Send + Sync {
+    /// Feed one opened message; answer with the messages to send and, once finished,
+    /// the output.
     fn handle(
         &mut self,
         msg: Envelope,
@@ -36,12 +69,13 @@ pub(crate) trait ErasedRun: Send + Sync {
 }
 
 /// Outputs of protocol runs, as the node handles them.
-pub(crate) trait IntoRunOutput {
+pub trait IntoRunOutput {
+    /// The output in the node's terms.
     fn into_run_output(self) -> RunOutput;
 }
 
-/// Every run whose output the node understands is driven the same way.
-impl<S> ErasedRun for S
+/// Every state machine whose output the node understands is a run.
+impl<S> SchemeRun for S
 where
     S: StateMachine + Send + Sync,
     S::Output: IntoRunOutput,
@@ -56,222 +90,277 @@ where
     }
 }
 
-/// Groups whose keys the generic DKG produces, with their public key encoding.
-pub(crate) trait SchemeGroup: Group {
-    fn public_key_bytes(share: &KeyShare<Self>) -> Vec<u8>;
+/// A started run and its first messages.
+pub type Started = (Box<dyn SchemeRun>, Vec<Envelope>);
+
+/// Box a state machine and its first messages.
+pub fn started<S: SchemeRun + 'static>((run, msgs): (S, Vec<Envelope>)) -> Started {
+    (Box::new(run), msgs)
 }
 
-impl SchemeGroup for eddsa::Ed25519 {
-    fn public_key_bytes(share: &KeyShare<Self>) -> Vec<u8> {
-        eddsa::public_key_bytes(share).to_vec()
+/// A node's setup material for one key's session: its own, and what it verified of
+/// each other party (by party index in this session).
+pub struct SetupFor {
+    /// This node's own material (if the scheme has any).
+    pub own: Option<Material>,
+    /// Every other party's material.
+    pub peers: BTreeMap<PartyIndex, Material>,
+}
+
+/// What a DKG starts from.
+pub struct DkgInput<'a> {
+    /// The run.
+    pub session: SessionId,
+    /// (t, n).
+    pub threshold: Threshold,
+    /// This node's party index.
+    pub me: PartyIndex,
+    /// Every party's pinned identity.
+    pub identities: &'a BTreeMap<PartyIndex, NodeIdentityPublic>,
+    /// Setup material, for a scheme with [`Scheme::setup`].
+    pub setup: Option<SetupFor>,
+}
+
+/// What a signing starts from.
+pub struct SignInput<'a> {
+    /// The run.
+    pub session: SessionId,
+    /// The stored share (secret).
+    pub share: &'a [u8],
+    /// The signers (this node's index included).
+    pub signers: &'a [PartyIndex],
+    /// The message (or prehash, per [`Scheme::check_message`]).
+    pub message: &'a [u8],
+    /// The key's precomputation pool, if the scheme keeps one and it has items.
+    pub pool: Option<&'a mut Precomputed>,
+}
+
+/// What a refresh starts from.
+pub struct RefreshInput<'a> {
+    /// The run.
+    pub session: SessionId,
+    /// The stored share (secret).
+    pub share: &'a [u8],
+    /// Every holder's pinned identity.
+    pub identities: &'a BTreeMap<PartyIndex, NodeIdentityPublic>,
+    /// Fresh own setup material for a scheme whose refresh re-keys it
+    /// ([`NodeSetup::refresh_pool`] > 0).
+    pub fresh_setup: Option<Material>,
+}
+
+/// Progress of a slow setup generation, for the log.
+#[derive(Clone, Copy, Debug)]
+pub struct SetupProgress {
+    /// Steps done (e.g. primes found).
+    pub done: usize,
+    /// Steps needed.
+    pub needed: usize,
+}
+
+/// A scheme's node setup material: a node's own long-lived secret, and what it keeps,
+/// per peer node, after verifying that peer in a setup exchange over the relay.
+///
+/// The node stores both in its vault (under the scheme's lower-case algorithm name),
+/// generates its own in the background or on demand, renews it on request, and keeps
+/// a pool of fresh own material for refreshes that re-key it.
+pub trait NodeSetup: Send + Sync {
+    /// Whether the node has its own material (else only per-peer material).
+    fn has_own(&self) -> bool {
+        true
+    }
+    /// Generate own material (slow: run on a blocking thread), reporting progress.
+    fn generate(
+        &self,
+        rng: &mut ChaCha20Rng,
+        progress: &mut dyn FnMut(SetupProgress),
+    ) -> Result<Material, KmsError>;
+    /// Own material as vault bytes (secret).
+    fn encode_own(&self, own: &Material) -> Result<Zeroizing<Vec<u8>>, KmsError>;
+    /// Own material from vault bytes.
+    fn decode_own(&self, bytes: &[u8]) -> Result<Material, KmsError>;
+    /// A digest of the public half of own material, as peers will hold it.
+    fn own_digest(&self, own: &Material) -> Result<[u8; 32], KmsError>;
+    /// Start a setup exchange among `identities` (every party's identity; the proofs
+    /// are bound to the nodes, not to party indices). The output is
+    /// [`RunOutput::Setup`] with every other party's verified material.
+    fn start_exchange(
+        &self,
+        session: SessionId,
+        me: PartyIndex,
+        identities: &BTreeMap<PartyIndex, NodeIdentityPublic>,
+        own: Option<&Material>,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<Started, KmsError>;
+    /// A peer's verified material as vault bytes.
+    fn encode_peer(&self, peer: &Material) -> Result<Zeroizing<Vec<u8>>, KmsError>;
+    /// A peer's material from bytes this node stored after verifying them.
+    fn decode_peer(&self, bytes: &[u8]) -> Result<Material, KmsError>;
+    /// A digest of a peer's material as held: equal to that peer's
+    /// [`NodeSetup::own_digest`] (or, for pairwise material, to the peer's digest of
+    /// its side of the pair) when both hold the same material.
+    fn peer_digest(&self, peer: &Material) -> Result<[u8; 32], KmsError>;
+    /// How many sets of fresh own material to keep ready for key refreshes (0: a
+    /// refresh does not re-key the setup material).
+    fn refresh_pool(&self) -> usize {
+        0
     }
 }
 
-impl SchemeGroup for bls::Bls12381G1 {
-    fn public_key_bytes(share: &KeyShare<Self>) -> Vec<u8> {
-        bls::public_key_bytes(share).to_vec()
+/// One algorithm: its key share, DKG, signing, refresh, optional setup material,
+/// encodings and verification.
+pub trait Scheme: Send + Sync + 'static {
+    /// The algorithm it implements.
+    fn algorithm(&self) -> Algorithm;
+    /// Its curve.
+    fn curve(&self) -> Curve;
+    /// Its signature family.
+    fn key_type(&self) -> KeyType;
+    /// Whether the algorithm is implemented (a placeholder for an algorithm the domain
+    /// names but this build lacks answers `false`, and a real scheme may replace it).
+    fn implemented(&self) -> bool {
+        true
+    }
+    /// Check what a caller asks to sign (a 32-byte prehash for ECDSA).
+    fn check_message(&self, _message: &[u8]) -> Result<(), KmsError> {
+        Ok(())
+    }
+    /// Its node setup material, if it has any.
+    fn setup(&self) -> Option<&dyn NodeSetup> {
+        None
+    }
+    /// Whether a step of its runs may take long (seconds of proof verification): the
+    /// node runs those steps off the async workers.
+    fn heavy_steps(&self) -> bool {
+        false
+    }
+    /// Start a DKG.
+    fn start_dkg(&self, input: DkgInput<'_>, rng: &mut ChaCha20Rng) -> Result<Started, KmsError>;
+    /// Start a signing with a stored share.
+    fn start_sign(&self, input: SignInput<'_>, rng: &mut ChaCha20Rng) -> Result<Started, KmsError>;
+    /// Start a refresh of a stored share.
+    fn start_refresh(&self, input: RefreshInput<'_>, rng: &mut ChaCha20Rng) -> Result<Started, KmsError>;
+    /// Verify a finished signature with the scheme's standard verifier.
+    fn verify(&self, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool;
+    /// Top up, in the background, the key's precomputed signing randomness in `pools`
+    /// (called after the key is stored and after each signing). Default: none kept.
+    fn refill_pool(
+        &self,
+        _node: &NodeId,
+        _key: &KeyId,
+        _share: Zeroizing<Vec<u8>>,
+        _pools: &PoolMap,
+        _rng: ChaCha20Rng,
+    ) {
     }
 }
 
-impl<G: SchemeGroup> IntoRunOutput for KeyShare<G> {
-    fn into_run_output(self) -> RunOutput {
-        RunOutput::Share {
-            data: self.to_bytes(),
-            public_key: G::public_key_bytes(&self),
-            version: self.epoch(),
+// The built-in algorithms, named here beside their schemes. The constants keep the
+// names the variants of the former enum had, so callers read `Algorithm::Eddsa` and
+// may match on it.
+#[allow(non_upper_case_globals)]
+impl Algorithm {
+    /// GG18 threshold ECDSA (the default).
+    pub const Gg18: Algorithm = Algorithm::named("GG18");
+    /// DMZ21 threshold ECDSA from class groups.
+    pub const Dmz21: Algorithm = Algorithm::named("DMZ21");
+    /// DKLS23 threshold ECDSA from oblivious transfer.
+    pub const Dkls23: Algorithm = Algorithm::named("DKLS23");
+    /// FROST threshold Ed25519.
+    pub const Eddsa: Algorithm = Algorithm::named("EDDSA");
+    /// Threshold BLS12-381.
+    pub const Bls: Algorithm = Algorithm::named("BLS");
+}
+
+/// The default algorithm of a key spec.
+impl Default for Algorithm {
+    fn default() -> Self {
+        Algorithm::Gg18
+    }
+}
+
+fn registry() -> &'static RwLock<Vec<Arc<dyn Scheme>>> {
+    static REGISTRY: OnceLock<RwLock<Vec<Arc<dyn Scheme>>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| RwLock::new(builtin()))
+}
+
+/// The schemes this build has: one line each.
+fn builtin() -> Vec<Arc<dyn Scheme>> {
+    vec![
+        Arc::new(gg18::Gg18),
+        Arc::new(eddsa::Eddsa),
+        Arc::new(bls::Bls),
+        Arc::new(pending::Pending::new(
+            Algorithm::Dmz21,
+            Curve::Secp256k1,
+            KeyType::Ecdsa,
+        )),
+        Arc::new(pending::Pending::new(
+            Algorithm::Dkls23,
+            Curve::Secp256k1,
+            KeyType::Ecdsa,
+        )),
+    ]
+}
+
+/// Add a scheme to the process's registry (e.g. a host's own algorithm). Refused if
+/// its algorithm already has an implemented scheme; a built-in placeholder (an
+/// algorithm named but not yet implemented) is replaced.
+pub fn register(scheme: Arc<dyn Scheme>) -> Result<(), KmsError> {
+    let mut all = registry().write().unwrap_or_else(|e| e.into_inner());
+    let name = scheme.algorithm();
+    if let Some(i) = all.iter().position(|s| s.algorithm() == name) {
+        if all[i].implemented() {
+            return Err(KmsError::InvalidConfiguration(format!(
+                "algorithm {name} already has a scheme"
+            )));
         }
+        all.remove(i);
     }
+    all.push(scheme);
+    Ok(())
 }
 
-impl IntoRunOutput for gg18::Gg18KeyShare {
-    fn into_run_output(self) -> RunOutput {
-        RunOutput::Share {
-            data: self.to_bytes(),
-            public_key: self.public_key_bytes(),
-            version: self.epoch(),
-        }
-    }
+/// The scheme of `algorithm`, or `Unsupported`.
+pub fn scheme(algorithm: Algorithm) -> Result<Arc<dyn Scheme>, KmsError> {
+    registry()
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|s| s.algorithm() == algorithm)
+        .cloned()
+        .ok_or_else(|| KmsError::Unsupported(algorithm.as_str().to_string()))
 }
 
-/// Ed25519 (64 bytes) and BLS (96 bytes) signatures.
+/// The algorithms known to this process (implemented or not).
+pub fn algorithms() -> Vec<Algorithm> {
+    registry()
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|s| s.algorithm())
+        .collect()
+}
+
+/// The algorithms whose scheme has node setup material.
+pub fn with_setup() -> Vec<Arc<dyn Scheme>> {
+    registry()
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|s| s.setup().is_some())
+        .cloned()
+        .collect()
+}
+
+/// Verify a finished signature with the scheme's standard verifier (`false` for an
+/// algorithm this process does not know).
+pub fn verify_signature(algorithm: Algorithm, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    scheme(algorithm).is_ok_and(|s| s.verify(public_key, message, signature))
+}
+
+/// Signatures of fixed length leave the node as their bytes.
 impl<const N: usize> IntoRunOutput for [u8; N] {
     fn into_run_output(self) -> RunOutput {
         RunOutput::Signature(self.to_vec())
     }
-}
-
-/// ECDSA leaves the node as r || s || v.
-impl IntoRunOutput for gg18::EcdsaSignature {
-    fn into_run_output(self) -> RunOutput {
-        RunOutput::Signature(self.to_rsv().to_vec())
-    }
-}
-
-impl IntoRunOutput for BTreeMap<PartyIndex, PeerAux> {
-    fn into_run_output(self) -> RunOutput {
-        RunOutput::PeerAux(self)
-    }
-}
-
-type Started = (Box<dyn ErasedRun>, Vec<Envelope>);
-
-/// What a GG18 DKG needs beyond the common parameters: the node's aux secret and every
-/// other party's verified aux material, labelled with its party index in this key.
-pub(crate) struct Gg18Inputs {
-    pub aux: AuxSecret,
-    pub peers: BTreeMap<PartyIndex, PeerAux>,
-}
-
-/// Start an aux exchange among `parties` (identity contexts bind each party's proofs
-/// to its node).
-pub(crate) fn start_aux_exchange(
-    session: SessionId,
-    me: PartyIndex,
-    contexts: BTreeMap<PartyIndex, Vec<u8>>,
-    aux: &AuxSecret,
-    rng: &mut ChaCha20Rng,
-) -> Result<Started, KmsError> {
-    let parties: Vec<PartyIndex> = contexts.keys().copied().collect();
-    let (run, msgs) = gg18::start_aux_exchange(session, me, &parties, contexts, aux, rng)?;
-    Ok((Box::new(run), msgs))
-}
-
-fn unsupported(a: Algorithm) -> KmsError {
-    KmsError::Unsupported(a.as_str())
-}
-
-/// Start a DKG (`gg18` must be given for GG18 keys).
-pub(crate) fn start_dkg(
-    algorithm: Algorithm,
-    session: SessionId,
-    threshold: Threshold,
-    me: PartyIndex,
-    gg18: Option<Gg18Inputs>,
-    rng: &mut ChaCha20Rng,
-) -> Result<Started, KmsError> {
-    fn boxed<G: SchemeGroup>(r: (Dkg<G>, Vec<Envelope>)) -> Started {
-        (Box::new(r.0), r.1)
-    }
-    Ok(match algorithm {
-        Algorithm::Eddsa => boxed(eddsa::start_dkg(session, threshold, me, rng)?),
-        Algorithm::Bls => boxed(bls::start_dkg(session, threshold, me, rng)?),
-        Algorithm::Gg18 => {
-            let inputs = gg18.ok_or(KmsError::Unsupported("GG18 without aux material"))?;
-            let (run, msgs) = gg18::start_dkg(session, threshold, me, inputs.aux, inputs.peers, rng)?;
-            (Box::new(run), msgs)
-        }
-        other => return Err(unsupported(other)),
-    })
-}
-
-/// Start a signing run with a stored share.
-pub(crate) fn start_sign(
-    algorithm: Algorithm,
-    share: &[u8],
-    session: SessionId,
-    signers: &[PartyIndex],
-    message: &[u8],
-    gg18_pool: Option<&mut gg18::Gg18Precomputed>,
-    rng: &mut ChaCha20Rng,
-) -> Result<Started, KmsError> {
-    fn boxed<S: ErasedRun + 'static>(run: S, msgs: Vec<Envelope>) -> Started {
-        (Box::new(run), msgs)
-    }
-    Ok(match algorithm {
-        Algorithm::Eddsa => {
-            let share = KeyShare::<eddsa::Ed25519>::from_bytes(share)?;
-            let (run, msgs) = eddsa::start_sign(session, &share, signers, message, rng)?;
-            boxed(run, msgs)
-        }
-        Algorithm::Bls => {
-            let share = KeyShare::<bls::Bls12381G1>::from_bytes(share)?;
-            let (run, msgs) = bls::start_sign(session, &share, signers, message, rng)?;
-            boxed(run, msgs)
-        }
-        Algorithm::Gg18 => {
-            let share = gg18::Gg18KeyShare::from_bytes(share)?;
-            let hash: [u8; 32] = message
-                .try_into()
-                .map_err(|_| KmsError::InvalidRequest("ECDSA signs a 32-byte hash".into()))?;
-            let (run, msgs) = gg18::start_sign_with(session, &share, signers, hash, gg18_pool, rng)?;
-            boxed(run, msgs)
-        }
-        other => return Err(unsupported(other)),
-    })
-}
-
-/// What a GG18 refresh needs: this holder's fresh aux secret (a refresh re-keys every
-/// holder's Paillier key and ring-Pedersen parameters) and every holder's identity
-/// context, by party index.
-pub(crate) struct Gg18RefreshInputs {
-    pub aux: AuxSecret,
-    pub identities: BTreeMap<PartyIndex, Vec<u8>>,
-}
-
-/// Start a refresh of a stored share (`gg18` must be given for GG18 keys).
-pub(crate) fn start_refresh(
-    algorithm: Algorithm,
-    share: &[u8],
-    session: SessionId,
-    gg18: Option<Gg18RefreshInputs>,
-    rng: &mut ChaCha20Rng,
-) -> Result<Started, KmsError> {
-    fn boxed<G: SchemeGroup>(r: (Dkg<G>, Vec<Envelope>)) -> Started {
-        (Box::new(r.0), r.1)
-    }
-    Ok(match algorithm {
-        Algorithm::Eddsa => boxed(eddsa::start_refresh(session, KeyShare::from_bytes(share)?, rng)?),
-        Algorithm::Bls => boxed(bls::start_refresh(session, KeyShare::from_bytes(share)?, rng)?),
-        Algorithm::Gg18 => {
-            let inputs = gg18.ok_or(KmsError::Unsupported("GG18 refresh without fresh aux material"))?;
-            let share = gg18::Gg18KeyShare::from_bytes(share)?;
-            let (run, msgs) = gg18::start_refresh(session, &share, inputs.aux, &inputs.identities, rng)?;
-            (Box::new(run), msgs)
-        }
-        other => return Err(unsupported(other)),
-    })
-}
-
-/// Verify a finished signature with the scheme's standard verifier.
-pub fn verify_signature(algorithm: Algorithm, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
-    match algorithm {
-        Algorithm::Eddsa => match (
-            <&[u8; 32]>::try_from(public_key),
-            <&[u8; 64]>::try_from(signature),
-        ) {
-            (Ok(pk), Ok(sig)) => eddsa::verify(pk, message, sig),
-            _ => false,
-        },
-        Algorithm::Bls => match (
-            <&[u8; 48]>::try_from(public_key),
-            <&[u8; 96]>::try_from(signature),
-        ) {
-            (Ok(pk), Ok(sig)) => bls::verify(pk, message, sig),
-            _ => false,
-        },
-        Algorithm::Gg18 => verify_ecdsa_rsv(public_key, message, signature),
-        _ => false,
-    }
-}
-
-/// Check a 65-byte r||s||v ECDSA signature over a 32-byte hash with k256: valid, low-s,
-/// and v = 27 + the recovery id that recovers `public_key`.
-fn verify_ecdsa_rsv(public_key: &[u8], hash: &[u8], rsv: &[u8]) -> bool {
-    use k256::ecdsa::signature::hazmat::PrehashVerifier;
-    use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
-    if rsv.len() != 65 || hash.len() != 32 {
-        return false;
-    }
-    let (Ok(vk), [rs @ .., v]) = (VerifyingKey::from_sec1_bytes(public_key), rsv) else {
-        return false;
-    };
-    let (Ok(sig), Some(recid)) = (
-        Signature::from_slice(rs),
-        v.checked_sub(27).and_then(RecoveryId::from_byte),
-    ) else {
-        return false;
-    };
-    sig.normalize_s().is_none()
-        && vk.verify_prehash(hash, &sig).is_ok()
-        && VerifyingKey::recover_from_prehash(hash, &sig, recid).is_ok_and(|k| k == vk)
 }
