@@ -6,6 +6,8 @@
 //!
 //! Vault names are `{algorithm}/aux-secret`, `{algorithm}/peer-aux/{node}` and
 //! `{algorithm}/aux-pool/{slot}`, with the algorithm's name in lower case.
+//! ("aux" for auxiliary: vaults already hold the first scheme's material under these
+//! names, so existing vaults keep working.)
 
 use super::{lock, TssNode};
 use crate::domain::{Algorithm, NodeId};
