@@ -123,6 +123,7 @@ impl fmt::Debug for NodeId {
 /// The signature family of a key (the spec's `type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
 pub enum KeyType {
     /// ECDSA.
     Ecdsa,
@@ -136,6 +137,7 @@ pub enum KeyType {
 
 /// The curve of a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Curve {
     /// secp256k1 (Bitcoin, EVM, TRON).
     #[serde(rename = "SECP256K1")]
@@ -353,6 +355,7 @@ impl Default for ShardProperties {
 /// The life-cycle state of a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
 pub enum KeyStatus {
     /// DKG under way or shards not yet all durable: not usable.
     Generating,

@@ -42,6 +42,7 @@ pub type Precomputed = Box<dyn Any + Send>;
 pub type PoolMap = Arc<Mutex<HashMap<KeyId, Precomputed>>>;
 
 /// What a finished run hands to the node.
+#[non_exhaustive]
 pub enum RunOutput {
     /// Every other party's verified setup material (a setup exchange), by party.
     Setup(BTreeMap<PartyIndex, Material>),
