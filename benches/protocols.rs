@@ -156,7 +156,11 @@ fn bench_cluster_gg18(c: &mut Criterion) {
     // Every pair of nodes exchanges aux material once; make sure that is behind us.
     let all = cluster.nodes().to_vec();
     while !rt
-        .block_on(cluster.coordinator().gg18_aux_complete(&all))
+        .block_on(
+            cluster
+                .coordinator()
+                .setup_complete(kms_core::Algorithm::Gg18, &all),
+        )
         .unwrap()
     {
         rt.block_on(client.generate_key(GenerateKey::new(Algorithm::Gg18)))

@@ -10,8 +10,9 @@ use kms_core::identity::{NodeIdentity, PeerDirectory};
 use kms_core::node::TssNode;
 use kms_core::ports::{AuditLog, MetadataStore, NodeTransport, ShardStore};
 use kms_core::ports::{Clock, SystemClock};
+use kms_core::schemes::Material;
 use kms_core::StorageError;
-use kms_core::{KeyId, KeyMetadata, KeyStatus, KmsError, NodeId, SignatureOutput};
+use kms_core::{Algorithm, KeyId, KeyMetadata, KeyStatus, KmsError, NodeId, SignatureOutput};
 use kms_protocols::gg18::aux_info::AuxSecret;
 use kms_storage::memory::{MemoryAuditLog, MemoryMetadataStore, MemoryShardStore};
 use kms_storage::{
@@ -283,10 +284,11 @@ impl InProcessClusterBuilder {
                 node = node.with_vault(Arc::new(storage.vault()));
             }
             if let Some(aux) = self.gg18_aux.remove(id.as_str()) {
-                node = node.with_gg18_aux(aux);
+                node = node.with_setup(Algorithm::Gg18, Arc::new(aux));
             }
             if let Some(ready) = self.gg18_refresh_aux.remove(id.as_str()) {
-                node = node.with_gg18_refresh_aux(ready);
+                let ready = ready.into_iter().map(|a| Arc::new(a) as Material).collect();
+                node = node.with_refresh_setup(Algorithm::Gg18, ready);
             }
             bus.register(Arc::new(node));
             node_ids.push(id);

@@ -112,7 +112,10 @@ fn setup(
             secrets[..32].try_into().unwrap(),
             secrets[32..].try_into().unwrap(),
         );
-        let node = TssNode::new(identity, directory.clone(), store).with_gg18_aux(aux.next().unwrap());
+        let node = TssNode::new(identity, directory.clone(), store).with_setup(
+            kms_core::Algorithm::Gg18,
+            std::sync::Arc::new(aux.next().unwrap()),
+        );
         if let Some((_, flip)) = corrupt.filter(|(c, _)| *c == k) {
             bus.register(Arc::new(CorruptingNode {
                 flip,
@@ -202,7 +205,9 @@ async fn when_no_honest_quorum_remains_the_corrupting_node_is_reported() {
             .unwrap_err();
         match err {
             KmsError::Protocol { culprit: Some(c), .. } => assert_eq!(c, NodeId::new("tss1").unwrap()),
-            KmsError::Protocol { culprit: None, error } => {
+            KmsError::Protocol {
+                culprit: None, error, ..
+            } => {
                 assert!(error.contains("disputed"), "{error}");
                 assert!(error.contains("tss1"), "{error}");
             }
@@ -246,7 +251,9 @@ async fn a_tampering_relay_aborts_generation_blames_no_node_and_leaves_nothing()
         .await
         .unwrap_err();
     match &err {
-        KmsError::Protocol { culprit: None, error } => assert!(error.contains("does not verify"), "{error}"),
+        KmsError::Protocol {
+            culprit: None, error, ..
+        } => assert!(error.contains("does not verify"), "{error}"),
         other => panic!("expected an unattributed protocol error, got {other}"),
     }
     assert!(

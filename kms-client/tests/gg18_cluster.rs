@@ -102,10 +102,16 @@ async fn a_node_refreshes_its_aux_material_and_old_and_new_keys_sign() {
     let tss2 = c.nodes()[1].clone();
     // tss2 is down while tss1 refreshes, so it is never told to forget the old material.
     c.stop_node(&tss2);
-    c.coordinator().refresh_node_aux("admin", &tss1).await.unwrap();
+    c.coordinator()
+        .renew_node_setup("admin", kms_core::Algorithm::Gg18, &tss1)
+        .await
+        .unwrap();
     c.start_node(&tss2);
     assert!(
-        !c.coordinator().gg18_aux_complete(c.nodes()).await.unwrap(),
+        !c.coordinator()
+            .setup_complete(kms_core::Algorithm::Gg18, c.nodes())
+            .await
+            .unwrap(),
         "tss2's copy of tss1's material is stale, and the digests show it"
     );
     // A new key exchanges tss1's new material; the old key keeps the material its
@@ -114,7 +120,11 @@ async fn a_node_refreshes_its_aux_material_and_old_and_new_keys_sign() {
         .generate_key(GenerateKey::new(Algorithm::Gg18))
         .await
         .unwrap();
-    assert!(c.coordinator().gg18_aux_complete(c.nodes()).await.unwrap());
+    assert!(c
+        .coordinator()
+        .setup_complete(kms_core::Algorithm::Gg18, c.nodes())
+        .await
+        .unwrap());
     for key in [&old, &new] {
         check(key, &hash, &client.sign(&key.key_id, &hash).await.unwrap());
     }

@@ -150,13 +150,21 @@ async fn gg18_aux_material_is_generated_and_verified_once() {
             .await
             .unwrap();
         let holders: Vec<NodeId> = key.holders.iter().map(|h| h.node.clone()).collect();
-        assert!(cluster.coordinator().gg18_aux_complete(&holders).await.unwrap());
+        assert!(cluster
+            .coordinator()
+            .setup_complete(kms_core::Algorithm::Gg18, &holders)
+            .await
+            .unwrap());
         (key, holders)
     };
     let cluster = open(dir.path(), "pw").await.unwrap();
     // After a restart the material and the peers' verified material come from each
     // node's encrypted vault: no new exchange is needed.
-    assert!(cluster.coordinator().gg18_aux_complete(&holders).await.unwrap());
+    assert!(cluster
+        .coordinator()
+        .setup_complete(kms_core::Algorithm::Gg18, &holders)
+        .await
+        .unwrap());
     let client = KmsClient::new(cluster.clone());
     let sig = client.sign(&key.key_id, &hash).await.unwrap();
     assert!(kms_core::schemes::verify_signature(
@@ -169,7 +177,7 @@ async fn gg18_aux_material_is_generated_and_verified_once() {
     assert!(
         !cluster
             .coordinator()
-            .gg18_aux_complete(&[holders[0].clone(), tss4])
+            .setup_complete(kms_core::Algorithm::Gg18, &[holders[0].clone(), tss4])
             .await
             .unwrap()
             || holders.contains(&NodeId::new("tss4").unwrap())

@@ -155,6 +155,7 @@ impl NodeService for CheatingNode {
                         *self.accusations.lock().unwrap() += 1;
                         return NodeResponse::Error {
                             culprit: self.peer_party(),
+                            code: kms_core::error::ErrorCode::Protocol,
                             message: "invalid proof".into(),
                         };
                     }
@@ -225,8 +226,10 @@ fn net(cheat: Option<(usize, Cheat)>, seed: u8) -> Net {
             secrets[..32].try_into().unwrap(),
             secrets[32..].try_into().unwrap(),
         );
-        let node = TssNode::new(identity, directory.clone(), Arc::new(MemoryShardStore::new()))
-            .with_gg18_aux(aux.next().unwrap());
+        let node = TssNode::new(identity, directory.clone(), Arc::new(MemoryShardStore::new())).with_setup(
+            kms_core::Algorithm::Gg18,
+            std::sync::Arc::new(aux.next().unwrap()),
+        );
         match cheat.filter(|(c, _)| *c == k) {
             Some((_, cheat)) => {
                 let c = Arc::new(CheatingNode {
@@ -429,6 +432,7 @@ impl NodeTransport for UnattributableAborts {
         if deliver && *self.signing.lock().unwrap() && node == &tss(1) {
             return Ok(NodeResponse::Error {
                 culprit: None,
+                code: kms_core::error::ErrorCode::Protocol,
                 message: "aborted, culprit not identifiable: phase 5D check".into(),
             });
         }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 /// The kinds of audited events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum AuditEventType {
     /// A key was generated.
     KeyGenerate,
@@ -44,6 +45,7 @@ pub enum AuditEventType {
 /// Outcome of an audited operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum AuditResult {
     /// It succeeded.
     Success,
@@ -226,6 +228,7 @@ impl AuditRecord {
 /// What [`verify_links`] found wrong. Positions count from 0 in the slice given;
 /// sequence numbers count from 1.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuditChainError {
     /// The record's content no longer matches its hash: a field was edited.
     #[error("audit record seq {seq} (position {position}) was altered")]

@@ -123,6 +123,7 @@ impl fmt::Debug for NodeId {
 /// The signature family of a key (the spec's `type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
 pub enum KeyType {
     /// ECDSA.
     Ecdsa,
@@ -130,10 +131,13 @@ pub enum KeyType {
     Eddsa,
     /// BLS.
     Bls,
+    /// Schnorr (BIP-340 style, secp256k1).
+    Schnorr,
 }
 
 /// The curve of a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Curve {
     /// secp256k1 (Bitcoin, EVM, TRON).
     #[serde(rename = "SECP256K1")]
@@ -157,51 +161,119 @@ impl Curve {
     }
 }
 
-/// The threshold protocol family of a key (the spec's `algo_type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Algorithm {
-    /// GG18 threshold ECDSA (the default).
-    #[default]
-    Gg18,
-    /// DMZ21 threshold ECDSA from class groups.
-    Dmz21,
-    /// DKLS23 threshold ECDSA from oblivious transfer.
-    Dkls23,
-    /// FROST threshold Ed25519.
-    Eddsa,
-    /// Threshold BLS12-381.
-    Bls,
+/// The threshold protocol of a key (the spec's `algo_type`), by its wire name.
+///
+/// An open set: the built-in algorithms are associated constants defined beside their
+/// schemes in [`crate::schemes`] (`Algorithm::Eddsa`, ...), and a host's own scheme
+/// names its algorithm with [`Algorithm::named`] and registers it with
+/// [`crate::schemes::register`]. Which algorithms exist, and what each one's
+/// curve and key type are, is the scheme registry's business ([`crate::schemes`]).
+/// On the wire and on disk an algorithm is its name (`"EDDSA"`); the name is checked
+/// when read (1 to 16 characters of `[A-Z0-9_]`), so it fits inline and `Algorithm`
+/// stays `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Algorithm {
+    name: [u8; ALGORITHM_NAME_MAX],
+    len: u8,
+}
+
+/// The longest algorithm name.
+const ALGORITHM_NAME_MAX: usize = 16;
+
+const fn algorithm_name_ok(name: &[u8]) -> bool {
+    if name.is_empty() || name.len() > ALGORITHM_NAME_MAX {
+        return false;
+    }
+    let mut i = 0;
+    while i < name.len() {
+        let b = name[i];
+        if !(b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 impl Algorithm {
+    /// The algorithm called `name` (1 to 16 characters of `[A-Z0-9_]`), for a scheme's
+    /// constant. Panics on a bad name, which in a `const` is a compile error; names
+    /// read from the wire go through [`Algorithm::parse`].
+    pub const fn named(name: &'static str) -> Algorithm {
+        let bytes = name.as_bytes();
+        assert!(
+            algorithm_name_ok(bytes),
+            "an algorithm name is 1 to 16 characters of [A-Z0-9_]"
+        );
+        let mut out = [0u8; ALGORITHM_NAME_MAX];
+        let mut i = 0;
+        while i < bytes.len() {
+            out[i] = bytes[i];
+            i += 1;
+        }
+        Algorithm {
+            name: out,
+            len: bytes.len() as u8,
+        }
+    }
+
+    /// Parse an algorithm name read from the wire or a file. A well-formed name of an
+    /// algorithm this process does not know parses; using it is refused later as
+    /// [`crate::KmsError::Unsupported`].
+    pub fn parse(name: &str) -> Result<Algorithm, crate::KmsError> {
+        let bytes = name.as_bytes();
+        if !algorithm_name_ok(bytes) {
+            return Err(crate::KmsError::InvalidRequest(format!(
+                "invalid algorithm name {name:?}"
+            )));
+        }
+        let mut out = [0u8; ALGORITHM_NAME_MAX];
+        out[..bytes.len()].copy_from_slice(bytes);
+        Ok(Algorithm {
+            name: out,
+            len: bytes.len() as u8,
+        })
+    }
+
     /// The name used on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::Gg18 => "GG18",
-            Algorithm::Dmz21 => "DMZ21",
-            Algorithm::Dkls23 => "DKLS23",
-            Algorithm::Eddsa => "EDDSA",
-            Algorithm::Bls => "BLS",
-        }
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored (checked by `named` and `parse`).
+        std::str::from_utf8(&self.name[..usize::from(self.len)]).unwrap_or("")
     }
 
-    /// The curve and key type this algorithm works on.
-    pub fn curve(self) -> Curve {
-        match self {
-            Algorithm::Gg18 | Algorithm::Dmz21 | Algorithm::Dkls23 => Curve::Secp256k1,
-            Algorithm::Eddsa => Curve::Ed25519,
-            Algorithm::Bls => Curve::Bls12_381,
-        }
+    /// The curve this algorithm works on, per its registered scheme.
+    pub fn curve(self) -> Result<Curve, crate::KmsError> {
+        Ok(crate::schemes::scheme(self)?.curve())
     }
 
-    /// The key type this algorithm produces.
-    pub fn key_type(self) -> KeyType {
-        match self {
-            Algorithm::Gg18 | Algorithm::Dmz21 | Algorithm::Dkls23 => KeyType::Ecdsa,
-            Algorithm::Eddsa => KeyType::Eddsa,
-            Algorithm::Bls => KeyType::Bls,
-        }
+    /// The key type this algorithm produces, per its registered scheme.
+    pub fn key_type(self) -> Result<KeyType, crate::KmsError> {
+        Ok(crate::schemes::scheme(self)?.key_type())
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Algorithm {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Algorithm {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Algorithm::parse(&name).map_err(serde::de::Error::custom)
     }
 }
 
@@ -220,18 +292,24 @@ pub struct KeySpec {
 }
 
 impl KeySpec {
-    /// The spec of a key made by `algorithm`.
+    /// The spec of a key made by `algorithm`. An algorithm without a registered
+    /// scheme gets secp256k1/ECDSA, a spec that [`KeySpec::validate`] refuses.
     pub fn for_algorithm(algorithm: Algorithm) -> Self {
+        let (key_type, curve) = crate::schemes::scheme(algorithm)
+            .map(|s| (s.key_type(), s.curve()))
+            .unwrap_or((KeyType::Ecdsa, Curve::Secp256k1));
         Self {
-            key_type: algorithm.key_type(),
-            curve: algorithm.curve(),
+            key_type,
+            curve,
             algo_type: algorithm,
             size: 256,
         }
     }
 
-    /// Check that type, curve, algorithm and size agree.
+    /// Check that the algorithm has a scheme and that type, curve, algorithm and size
+    /// agree.
     pub fn validate(&self) -> Result<(), crate::KmsError> {
+        crate::schemes::scheme(self.algo_type)?;
         let expected = Self::for_algorithm(self.algo_type);
         if *self != expected {
             return Err(crate::KmsError::InvalidRequest(format!(
@@ -277,6 +355,7 @@ impl Default for ShardProperties {
 /// The life-cycle state of a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
 pub enum KeyStatus {
     /// DKG under way or shards not yet all durable: not usable.
     Generating,

@@ -1,10 +1,13 @@
 //! The service-level error type.
 
 use crate::domain::{KeyId, KeyStatus, NodeId};
-use kms_protocols::ProtocolError;
+use crate::evidence::FaultKind;
+use kms_protocols::{PartyIndex, ProtocolError};
+use serde::{Deserialize, Serialize};
 
 /// Errors of storage adapters.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum StorageError {
     /// The record does not exist.
     #[error("not found: {0}")]
@@ -32,7 +35,8 @@ pub enum StorageError {
 }
 
 /// Errors of transports.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum TransportError {
     /// The node cannot be reached (down, refused, unknown).
     #[error("node {0} unreachable: {1}")]
@@ -45,8 +49,33 @@ pub enum TransportError {
     BadMessage(NodeId, String),
 }
 
-/// Errors of the service API.
-#[derive(Debug, thiserror::Error)]
+/// A protocol fault as it crosses layers: what kind, which party of the session it
+/// names, and the protocol's own description (never secret material).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtocolFault {
+    /// The kind of fault.
+    pub kind: FaultKind,
+    /// The party the protocol blames, by its index in the session.
+    pub party: Option<PartyIndex>,
+    /// The fault as the protocol describes it.
+    pub detail: String,
+}
+
+impl ProtocolFault {
+    /// The structured fault of a protocol error, if it names one.
+    pub fn of(e: &ProtocolError) -> Option<Self> {
+        e.fault().map(|f| Self {
+            kind: FaultKind::of(f),
+            party: e.blamed(),
+            detail: f.to_string(),
+        })
+    }
+}
+
+/// Errors of the service API. Serializable, so a remote backend hands the same typed
+/// error to its caller.
+#[derive(Debug, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum KmsError {
     /// The request is malformed or inconsistent.
     #[error("invalid request: {0}")]
@@ -62,7 +91,7 @@ pub enum KmsError {
         /// Its status.
         status: KeyStatus,
         /// What was attempted.
-        operation: &'static str,
+        operation: String,
     },
     /// Too few healthy nodes for the operation.
     #[error("not enough healthy nodes: need {needed}, have {available}")]
@@ -74,12 +103,15 @@ pub enum KmsError {
     },
     /// The algorithm is not available in this build.
     #[error("algorithm {0} is not supported")]
-    Unsupported(&'static str),
+    Unsupported(String),
     /// A protocol run aborted; `culprit` is the node to blame if one was identified.
     #[error("protocol aborted{}: {error}", culprit.as_ref().map(|n| format!(" by {n}")).unwrap_or_default())]
     Protocol {
         /// The blamed node, if any.
         culprit: Option<NodeId>,
+        /// The structured fault, when the protocol named one.
+        #[serde(default)]
+        fault: Option<ProtocolFault>,
         /// The protocol error as reported.
         error: String,
     },
@@ -144,7 +176,74 @@ impl From<ProtocolError> for KmsError {
     fn from(e: ProtocolError) -> Self {
         KmsError::Protocol {
             culprit: None,
+            fault: ProtocolFault::of(&e),
             error: e.to_string(),
+        }
+    }
+}
+
+/// The stable code of an error, carried in node answers (and by any wire protocol)
+/// so a caller can act on the kind of failure without parsing its message. Codes are
+/// never renamed; new ones may be added, and a reader that does not know a code reads
+/// it as [`ErrorCode::Unknown`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The request is malformed or inconsistent.
+    InvalidRequest,
+    /// No such key.
+    KeyNotFound,
+    /// The key's status forbids the operation.
+    KeyNotUsable,
+    /// Too few healthy nodes.
+    NotEnoughNodes,
+    /// The algorithm is not available.
+    Unsupported,
+    /// A protocol run aborted.
+    Protocol,
+    /// The configuration is unsafe or contradictory.
+    InvalidConfiguration,
+    /// A node reported an error.
+    Node,
+    /// Storage failed.
+    Storage,
+    /// Transport failed.
+    Transport,
+    /// Another mutating operation holds the key.
+    KeyBusy,
+    /// A destroy could not reach every holder.
+    DestroyIncomplete,
+    /// A signer holds no shard of the requested epoch.
+    EpochMismatch,
+    /// The metadata store does not belong to the cluster.
+    MetadataMismatch,
+    /// A relayed message failed authentication or addressing (the relay's fault).
+    RelayFault,
+    /// A code this reader does not know (a newer peer's).
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl KmsError {
+    /// The error's stable code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            KmsError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            KmsError::KeyNotFound(_) => ErrorCode::KeyNotFound,
+            KmsError::KeyNotUsable { .. } => ErrorCode::KeyNotUsable,
+            KmsError::NotEnoughNodes { .. } => ErrorCode::NotEnoughNodes,
+            KmsError::Unsupported(_) => ErrorCode::Unsupported,
+            KmsError::Protocol { .. } => ErrorCode::Protocol,
+            KmsError::InvalidConfiguration(_) => ErrorCode::InvalidConfiguration,
+            KmsError::Node { .. } => ErrorCode::Node,
+            KmsError::Storage(_) => ErrorCode::Storage,
+            KmsError::Transport(_) => ErrorCode::Transport,
+            KmsError::KeyBusy { .. } => ErrorCode::KeyBusy,
+            KmsError::DestroyIncomplete { .. } => ErrorCode::DestroyIncomplete,
+            KmsError::EpochMismatch { .. } => ErrorCode::EpochMismatch,
+            KmsError::MetadataMismatch { .. } => ErrorCode::MetadataMismatch,
         }
     }
 }

@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 
 /// What kind of fault the accuser claims.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum FaultKind {
     /// A payload does not decode, or carries an invalid scalar or group element:
     /// checkable from the message alone.
@@ -91,6 +92,7 @@ impl Accusation {
 
 /// How the coordinator judged an accusation.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verdict {
     /// The evidence proves the accused misbehaved.
     Verified {

@@ -85,7 +85,7 @@ pub trait ShardStore: Send + Sync {
     async fn list(&self) -> Result<Vec<KeyId>, StorageError>;
 }
 
-/// A node's own long-lived secrets other than shards (its GG18 aux material, the peer
+/// A node's own long-lived secrets other than shards (its schemes' setup material, the peer
 /// material it verified), kept encrypted like shards. Writes that return `Ok` are durable.
 #[async_trait]
 pub trait SecretVault: Send + Sync {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// A request from the coordinator to a node.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum NodeRequest {
     /// Liveness check.
     Ping,
@@ -52,27 +53,42 @@ pub enum NodeRequest {
         /// Every party of the session and its node.
         parties: Vec<(PartyIndex, NodeId)>,
     },
-    /// Exchange GG18 auxiliary material (Paillier and ring-Pedersen keys with their
-    /// proofs) with the other nodes of `parties`; each node keeps what it verified, per
-    /// peer node, for every later GG18 key.
-    StartAuxExchange {
+    /// Exchange `algorithm`'s node setup material with the other nodes of `parties`
+    /// (each proves its material, bound to its pinned identity); each node keeps what it
+    /// verified, per peer node, for every later key of the algorithm.
+    StartSetupExchange {
+        /// The scheme whose material is exchanged.
+        algorithm: Algorithm,
         /// The run.
         session: SessionId,
         /// Every party of the exchange and its node.
         parties: Vec<(PartyIndex, NodeId)>,
     },
-    /// Which peers' GG18 aux material this node has verified.
-    AuxStatus,
-    /// Replace this node's GG18 aux material with newly generated material. Existing
-    /// keys keep the material they were made with (it is part of their shares).
-    RefreshAux,
-    /// Make sure fresh GG18 aux material is ready for a key refresh (a refresh re-keys
-    /// every holder's Paillier key): start generating it if the node's pool is empty,
-    /// and answer at once with how many are ready (`AuxPoolReady`).
-    PrepareRefreshAux,
-    /// Drop the verified GG18 aux material of `node` (it was refreshed); the next key
-    /// with it exchanges anew.
-    ForgetPeerAux {
+    /// Which peers' setup material of `algorithm` this node has verified
+    /// (answered with `SetupStatus`).
+    SetupStatus {
+        /// The scheme.
+        algorithm: Algorithm,
+    },
+    /// Replace this node's own setup material of `algorithm` with newly generated
+    /// material. Existing keys keep the material they were made with (it is part of
+    /// their shares).
+    RenewSetup {
+        /// The scheme.
+        algorithm: Algorithm,
+    },
+    /// Make sure fresh own setup material of `algorithm` is ready for a key refresh
+    /// that re-keys it: start generating if the node's pool is empty, and answer at
+    /// once with how many are ready (`SetupPoolReady`).
+    PrepareRefreshSetup {
+        /// The scheme.
+        algorithm: Algorithm,
+    },
+    /// Drop the verified setup material of `node` (it was renewed); the next key with
+    /// it exchanges anew.
+    ForgetPeerSetup {
+        /// The scheme.
+        algorithm: Algorithm,
         /// The node whose material is stale.
         node: NodeId,
     },
@@ -174,6 +190,7 @@ pub struct HeldKeyReport {
 
 /// How a session ended on a node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum SessionOutcome {
     /// DKG done and the shard durably stored.
     KeyGenerated {
@@ -185,8 +202,8 @@ pub enum SessionOutcome {
         /// Signature in the standard encoding.
         signature: Vec<u8>,
     },
-    /// Aux exchange done; the peers' material is verified and kept.
-    AuxExchanged,
+    /// Setup exchange done; the peers' material is verified and kept.
+    SetupExchanged,
     /// Refresh done; the new shard is staged with this version.
     RefreshStaged {
         /// New version.
@@ -196,6 +213,7 @@ pub enum SessionOutcome {
 
 /// A node's answer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum NodeResponse {
     /// Answer to `Ping`.
     Pong {
@@ -216,16 +234,16 @@ pub enum NodeResponse {
         /// The current shard's version.
         version: Option<u64>,
     },
-    /// Answer to `AuxStatus`: digests of the node's own GG18 aux material (if it has
-    /// any yet) and of each peer's material it verified, so stale material is seen.
-    AuxPeers {
-        /// Digest of the node's own material.
-        own: Option<[u8; 32]>,
-        /// Digest of each peer's material as the node holds it.
-        peers: Vec<(NodeId, [u8; 32])>,
+    /// Answer to `SetupStatus`: for each peer whose material this node holds, a
+    /// fingerprint of the pair (this node's own material and the peer's as held). Two
+    /// nodes hold matching material exactly when both report the same fingerprint for
+    /// their pair, so stale material on either side is seen.
+    SetupStatus {
+        /// One fingerprint per peer.
+        pairs: Vec<(NodeId, [u8; 32])>,
     },
-    /// Answer to `PrepareRefreshAux`: fresh GG18 aux material ready in the node's pool.
-    AuxPoolReady {
+    /// Answer to `PrepareRefreshSetup`: fresh own setup material ready in the pool.
+    SetupPoolReady {
         /// Entries ready (0 while the first is being generated).
         ready: usize,
     },
@@ -259,6 +277,9 @@ pub enum NodeResponse {
     Error {
         /// The party to blame, if any.
         culprit: Option<PartyIndex>,
+        /// The stable code of the failure.
+        #[serde(default)]
+        code: crate::error::ErrorCode,
         /// What went wrong (never secret material).
         message: String,
     },

@@ -50,6 +50,7 @@ pub struct SealedMessage {
 
 /// Why a relayed message was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SealError {
     /// A node of the session has no pinned identity.
     #[error("no pinned identity for node {0}")]

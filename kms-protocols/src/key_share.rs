@@ -79,8 +79,9 @@ impl<G: Group> KeyShare<G> {
     pub fn epoch(&self) -> u64 {
         self.epoch
     }
-    /// The secret share; only protocol code of this crate reads it.
-    pub(crate) fn secret(&self) -> &G::Scalar {
+    /// The secret share, for signing code (this crate's, or a scheme plugged in from
+    /// outside it). Never log it or copy it out of a zeroizing container.
+    pub fn secret(&self) -> &G::Scalar {
         &self.secret
     }
 

@@ -20,10 +20,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
-mod gg18;
 mod lease;
 mod recovery;
 mod relay;
+mod setup;
 mod signers;
 
 pub use recovery::{RecoveryOptions, RecoveryReport};
@@ -275,11 +275,13 @@ impl Coordinator {
         // can clean up rather than orphan shards nobody knows about.
         self.metadata.insert(&meta).await?;
 
-        if spec.algo_type == Algorithm::Gg18 {
-            if let Err(e) = self.ensure_gg18_aux(&parties).await {
-                self.discard_key(&key_id, &parties).await;
-                return Err(e);
-            }
+        let prepared = match schemes::scheme(spec.algo_type) {
+            Ok(scheme) => self.ensure_setup(scheme.as_ref(), &parties).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = prepared {
+            self.discard_key(&key_id, &parties).await;
+            return Err(e);
         }
         let session = self.with_rng_do(SessionId::random);
         let starts = parties
@@ -379,15 +381,10 @@ impl Coordinator {
             return Err(KmsError::KeyNotUsable {
                 key: key_id.clone(),
                 status: meta.status,
-                operation: "sign",
+                operation: "sign".into(),
             });
         }
-        if meta.spec.key_type == KeyType::Ecdsa && message.len() != 32 {
-            return Err(KmsError::InvalidRequest(format!(
-                "ECDSA signs a 32-byte hash, got {} bytes",
-                message.len()
-            )));
-        }
+        schemes::scheme(meta.spec.algo_type)?.check_message(message)?;
         let public_key = hex::decode(&meta.public_key)
             .map_err(|_| KmsError::InvalidRequest("stored public key".into()))?;
         self.sign_with_failover(&meta, message, &public_key).await
@@ -441,6 +438,7 @@ impl Coordinator {
             return Err(failed(
                 KmsError::Protocol {
                     culprit: None,
+                    fault: None,
                     error: "no signer reported".into(),
                 },
                 relay::Blame::Nobody,
@@ -452,6 +450,7 @@ impl Coordinator {
             return Err(failed(
                 KmsError::Protocol {
                     culprit: None,
+                    fault: None,
                     error: "final signature does not verify".into(),
                 },
                 relay::Blame::Nobody,
@@ -562,7 +561,7 @@ impl Coordinator {
             return Err(KmsError::KeyNotUsable {
                 key: key_id,
                 status: meta.status,
-                operation: "refresh",
+                operation: "refresh".into(),
             });
         }
         let parties: Parties = meta
@@ -570,9 +569,8 @@ impl Coordinator {
             .iter()
             .filter_map(|h| Some((PartyIndex::new(h.party)?, h.node.clone())))
             .collect();
-        if meta.spec.algo_type == Algorithm::Gg18 {
-            self.ensure_gg18_refresh_aux(&parties).await?;
-        }
+        let scheme = schemes::scheme(meta.spec.algo_type)?;
+        self.ensure_refresh_setup(scheme.as_ref(), &parties).await?;
         let session = self.with_rng_do(SessionId::random);
         let starts = parties
             .values()
@@ -602,6 +600,7 @@ impl Coordinator {
                 self.abort(session, &parties).await;
                 return Err(KmsError::Protocol {
                     culprit: None,
+                    fault: None,
                     error: "holders staged different versions".into(),
                 });
             }
@@ -658,6 +657,7 @@ fn agree_on_public_key(outcomes: &BTreeMap<NodeId, SessionOutcome>) -> Result<Ve
     }
     pk.cloned().ok_or_else(|| KmsError::Protocol {
         culprit: None,
+        fault: None,
         error: "no holder reported".into(),
     })
 }

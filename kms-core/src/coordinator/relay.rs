@@ -102,12 +102,18 @@ impl Coordinator {
         accusation: &evidence::Accusation,
     ) -> Failure {
         let verdict = evidence::judge(self.directory.as_ref(), session, parties, accuser, accusation);
+        let fault = Some(crate::error::ProtocolFault {
+            kind: accusation.kind,
+            party: Some(accusation.accused),
+            detail: accusation.message.clone(),
+        });
         warn!(accuser = %accuser, verdict = %verdict, "accusation judged");
         let error = format!("{accuser}: {}; {verdict}", accusation.message);
         match verdict {
             Verdict::Verified { culprit, .. } => Failure {
                 error: KmsError::Protocol {
                     culprit: Some(culprit.clone()),
+                    fault,
                     error,
                 },
                 blame: Blame::Node(culprit),
@@ -115,12 +121,17 @@ impl Coordinator {
             Verdict::Refuted { accuser, .. } => Failure {
                 error: KmsError::Protocol {
                     culprit: Some(accuser.clone()),
+                    fault,
                     error,
                 },
                 blame: Blame::Node(accuser),
             },
             Verdict::Disputed { accuser, accused, .. } => Failure {
-                error: KmsError::Protocol { culprit: None, error },
+                error: KmsError::Protocol {
+                    culprit: None,
+                    fault,
+                    error,
+                },
                 blame: Blame::Pair(accuser, accused),
             },
         }
@@ -134,7 +145,7 @@ impl Coordinator {
         let party_of: BTreeMap<&NodeId, PartyIndex> = parties.iter().map(|(p, n)| (n, *p)).collect();
         let session = match requests.first() {
             Some((_, NodeRequest::StartKeygen { session, .. }))
-            | Some((_, NodeRequest::StartAuxExchange { session, .. }))
+            | Some((_, NodeRequest::StartSetupExchange { session, .. }))
             | Some((_, NodeRequest::StartSign { session, .. }))
             | Some((_, NodeRequest::StartRefresh { session, .. })) => *session,
             _ => {
@@ -167,6 +178,7 @@ impl Coordinator {
                     Ok(NodeResponse::Error {
                         culprit: Some(p),
                         message,
+                        ..
                     }) => {
                         // A culprit named without evidence is not believed: the claim
                         // itself is the fault (honest nodes accuse with evidence).
@@ -182,9 +194,11 @@ impl Coordinator {
                     Ok(NodeResponse::Error {
                         culprit: None,
                         message,
+                        ..
                     }) => {
                         failures.push(Failure::nobody(KmsError::Protocol {
                             culprit: None,
+                            fault: None,
                             error: format!("{node}: {message}"),
                         }));
                         continue;
@@ -206,6 +220,7 @@ impl Coordinator {
                         failures.push(Failure {
                             error: KmsError::Protocol {
                                 culprit: Some(node.clone()),
+                                fault: None,
                                 error: "emitted a message with a forged sender or session".into(),
                             },
                             blame: Blame::Node(node.clone()),
@@ -220,6 +235,7 @@ impl Coordinator {
                                 failures.push(Failure {
                                     error: KmsError::Protocol {
                                         culprit: Some(node.clone()),
+                                        fault: None,
                                         error: format!("addressed a message to {p}, not a peer"),
                                     },
                                     blame: Blame::Node(node.clone()),
@@ -248,6 +264,7 @@ impl Coordinator {
             let missing: Vec<&NodeId> = parties.values().filter(|n| !outcomes.contains_key(*n)).collect();
             return Err(Failure::nobody(KmsError::Protocol {
                 culprit: None,
+                fault: None,
                 error: format!("session stalled; no outcome from {missing:?}"),
             }));
         }

@@ -3,7 +3,7 @@
 //! A signing that fails is held against whom the coordinator can show is at fault
 //! ([`relay::Blame`]): a node proven to cheat, or that accused without evidence, is
 //! excluded; two nodes in an unprovable dispute never sign together again; an abort
-//! that names nobody (GG18's phase 5D, a relay fault) rules out only that signer set.
+//! that names nobody (a final check that cannot name a party, a relay fault) rules out only that signer set.
 //! The next set is drawn at random among the admissible ones that overlap least with
 //! the sets that failed, so one anonymous saboteur cannot block a key while an honest
 //! quorum is up: it is routed around within a few attempts. Every failed attempt is

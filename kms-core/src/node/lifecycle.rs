@@ -237,9 +237,9 @@ impl TssNode {
         Ok(NodeResponse::Ack)
     }
 
-    /// Remove a key's shard (current and staged), its record and its GG18 pool.
+    /// Remove a key's shard (current and staged), its record and its signing pool.
     pub(super) async fn delete_shard(&self, key_id: &KeyId) -> Result<(), KmsError> {
-        lock(&self.gg18_pools).remove(key_id);
+        lock(&self.pools).remove(key_id);
         self.shards.delete(key_id).await?;
         self.forget_key(key_id).await
     }

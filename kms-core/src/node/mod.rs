@@ -1,54 +1,51 @@
 //! The TSS node runtime: holds shards, runs protocol sessions on request, and answers
 //! with the messages to relay. A node opens no connection; it only answers.
 
-use crate::domain::{Algorithm, KeyId, NodeId};
-use crate::error::KmsError;
+use crate::domain::{KeyId, NodeId};
+use crate::error::{ErrorCode, KmsError};
 use crate::evidence::{Accusation, Evidence};
 use crate::identity::{NodeIdentity, PeerDirectory};
-use crate::ports::{NodeService, SecretVault, ShardRecord, ShardStore};
+use crate::ports::{Clock, NodeService, SecretVault, ShardRecord, ShardStore, SystemClock};
 use crate::rpc::{HeldKey, NodeRequest, NodeResponse, SessionOutcome};
-use crate::schemes::{self, ErasedRun, RunOutput};
+use crate::schemes::{self, DkgInput, PoolMap, RefreshInput, RunOutput, Scheme, SchemeRun, SignInput};
 use crate::seal::{self, SealError, SealedMessage, SessionParties};
 use async_trait::async_trait;
-use kms_protocols::gg18::aux_info::{AuxSecret, PeerAux};
-use kms_protocols::gg18::Gg18Precomputed;
 use kms_protocols::{Envelope, Fault, PartyIndex, ProtocolError, SessionId};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use tracing::{debug, warn};
 
-mod gg18;
 mod lifecycle;
-use gg18::peer_aux_name;
+mod setup;
 
-/// A session not finished within this time was abandoned by its coordinator; its state
-/// (nonces included) is dropped when the next session opens.
-const SESSION_TTL: Duration = Duration::from_secs(600);
+/// A session not finished within this time (milliseconds of the node's clock) was
+/// abandoned by its coordinator; its state (nonces included) is dropped when the next
+/// session opens.
+const SESSION_TTL_MS: u64 = 600_000;
 /// More open sessions than this on one node is refused (memory bound).
 const MAX_SESSIONS: usize = 10_000;
 
 /// The kind of run a session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SessionKind {
-    AuxExchange,
+    SetupExchange,
     Keygen,
     Sign,
     Refresh,
 }
 
 struct Session {
-    opened: Instant,
+    /// When it opened, by the node's clock.
+    opened_ms: u64,
     parties: SessionParties,
-    /// The key the run is about (none for an aux exchange).
+    /// The key the run is about (none for a setup exchange).
     key_id: Option<KeyId>,
-    algorithm: Algorithm,
+    scheme: Arc<dyn Scheme>,
     kind: SessionKind,
-    run: Box<dyn ErasedRun>,
+    run: Box<dyn SchemeRun>,
 }
 
 /// What a session has taken in so far, kept beside it (the session runs without it).
@@ -104,13 +101,14 @@ pub struct TssNode {
     shards: Arc<dyn ShardStore>,
     sessions: Mutex<HashMap<SessionId, Session>>,
     rng: Mutex<ChaCha20Rng>,
-    gg18_aux: Mutex<Option<Arc<AuxSecret>>>,
-    peer_aux: Mutex<BTreeMap<NodeId, PeerAux>>,
+    clock: Arc<dyn Clock>,
     vault: Option<Arc<dyn SecretVault>>,
-    gg18_pools: Arc<Mutex<HashMap<KeyId, Gg18Precomputed>>>,
+    /// Every scheme's node setup material.
+    setup: setup::SetupState,
+    /// Per-key signing precomputation, for schemes that keep some.
+    pools: PoolMap,
     lifecycle: lifecycle::Lifecycle,
     intake: Mutex<HashMap<SessionId, Intake>>,
-    gg18_aux_pool: Arc<gg18::AuxPool>,
 }
 
 impl TssNode {
@@ -142,14 +140,27 @@ impl TssNode {
             shards,
             sessions: Mutex::new(HashMap::new()),
             rng: Mutex::new(rng),
-            gg18_aux: Mutex::new(None),
-            peer_aux: Mutex::new(BTreeMap::new()),
+            clock: Arc::new(SystemClock),
             vault: None,
-            gg18_pools: Arc::new(Mutex::new(HashMap::new())),
+            setup: setup::SetupState::default(),
+            pools: Arc::new(Mutex::new(HashMap::new())),
             lifecycle: lifecycle::Lifecycle::default(),
             intake: Mutex::new(HashMap::new()),
-            gg18_aux_pool: Arc::new(gg18::AuxPool::default()),
         }
+    }
+
+    /// Replace the clock (it times out abandoned sessions), like the coordinator's.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Keep the node's setup material (its own and the peer material it verified) and
+    /// its key records in `vault`, so they are generated and verified once, not at
+    /// every start.
+    pub fn with_vault(mut self, vault: Arc<dyn SecretVault>) -> Self {
+        self.vault = Some(vault);
+        self
     }
 
     /// The node's shard store.
@@ -210,8 +221,9 @@ impl TssNode {
         outgoing: Vec<Envelope>,
     ) -> Result<NodeResponse, KmsError> {
         let outgoing = self.seal_all(&s.parties, outgoing)?;
+        let now = self.clock.now_ms();
         let mut map = self.sessions();
-        map.retain(|_, s| s.opened.elapsed() < SESSION_TTL);
+        map.retain(|_, s| now.saturating_sub(s.opened_ms) < SESSION_TTL_MS);
         lock(&self.intake).retain(|id, _| map.contains_key(id));
         if map.len() >= MAX_SESSIONS {
             return Err(KmsError::InvalidRequest(
@@ -238,7 +250,7 @@ impl TssNode {
     async fn deliver(&self, session_id: SessionId, messages: Vec<SealedMessage>) -> NodeResponse {
         // Take the session out while it runs so other sessions are not blocked.
         let Some(mut session) = self.sessions().remove(&session_id) else {
-            return error(None, "unknown session");
+            return error(None, ErrorCode::InvalidRequest, "unknown session");
         };
         let mut intake = lock(&self.intake).remove(&session_id).unwrap_or_default();
         let mut rng = self.fork_rng();
@@ -269,7 +281,7 @@ impl TssNode {
                     warn!(node = %self.id, error = %e, "relay fault: dropped");
                     continue;
                 }
-                Err(e) => return error(None, &e.to_string()),
+                Err(e) => return error(None, ErrorCode::RelayFault, &e.to_string()),
             };
             intake.seen.insert(digest);
             if output.is_some() {
@@ -279,8 +291,8 @@ impl TssNode {
                 continue;
             }
             intake.received.push(Evidence { sealed, opening });
-            let gg18 = session.algorithm == Algorithm::Gg18;
-            match gg18::off_the_workers(gg18, || session.run.handle(msg, &mut rng)) {
+            let heavy = session.scheme.heavy_steps();
+            match off_the_workers(heavy, || session.run.handle(msg, &mut rng)) {
                 Ok((out, o)) => {
                     outgoing.extend(out);
                     output = o;
@@ -293,7 +305,7 @@ impl TssNode {
         }
         let outgoing = match self.seal_all(&session.parties, outgoing) {
             Ok(o) => o,
-            Err(e) => return error(None, &e.to_string()),
+            Err(e) => return error_of(&e),
         };
         let Some(output) = output else {
             self.sessions().insert(session_id, session);
@@ -308,7 +320,7 @@ impl TssNode {
                 outgoing,
                 outcome: Some(outcome),
             },
-            Err(e) => error(None, &e.to_string()),
+            Err(e) => error_of(&e),
         }
     }
 
@@ -330,7 +342,7 @@ impl TssNode {
                 },
             ) => {
                 let record = ShardRecord {
-                    algorithm: session.algorithm,
+                    algorithm: session.scheme.algorithm(),
                     version,
                     data,
                 };
@@ -338,14 +350,12 @@ impl TssNode {
                 self.store_new_shard(session_id, key_id, &record, &public_key)
                     .await?;
                 debug!(node = %self.id, key = %key_id, "shard stored");
-                if record.algorithm == Algorithm::Gg18 {
-                    self.refill_gg18_pool(key_id.clone(), record.data.clone());
-                }
+                self.refill_pool(session.scheme.as_ref(), key_id, &record);
                 Ok(SessionOutcome::KeyGenerated { public_key })
             }
             (SessionKind::Refresh, RunOutput::Share { data, version, .. }) => {
                 let record = ShardRecord {
-                    algorithm: session.algorithm,
+                    algorithm: session.scheme.algorithm(),
                     version,
                     data,
                 };
@@ -355,17 +365,17 @@ impl TssNode {
                 Ok(SessionOutcome::RefreshStaged { version })
             }
             (SessionKind::Sign, RunOutput::Signature(signature)) => Ok(SessionOutcome::Signed { signature }),
-            (SessionKind::AuxExchange, RunOutput::PeerAux(peers)) => {
-                for (p, aux) in peers {
+            (SessionKind::SetupExchange, RunOutput::Setup(peers)) => {
+                for (p, material) in peers {
                     let node = session.parties.get(&p).ok_or_else(|| {
-                        KmsError::from(ProtocolError::Internal(format!("aux of {p}, not in the session")))
+                        KmsError::from(ProtocolError::Internal(format!(
+                            "setup material of {p}, not in the session"
+                        )))
                     })?;
-                    if let Some(vault) = &self.vault {
-                        vault.put_secret(&peer_aux_name(node), &aux.to_bytes()).await?;
-                    }
-                    lock(&self.peer_aux).insert(node.clone(), aux);
+                    self.keep_peer_setup(session.scheme.algorithm(), node, material)
+                        .await?;
                 }
-                Ok(SessionOutcome::AuxExchanged)
+                Ok(SessionOutcome::SetupExchanged)
             }
             _ => Err(KmsError::from(ProtocolError::Internal(
                 "run produced the wrong kind of output".into(),
@@ -392,15 +402,20 @@ impl TssNode {
                         "key {key_id} already has a shard here"
                     )));
                 }
-                let gg18 = match algorithm {
-                    Algorithm::Gg18 => Some(schemes::Gg18Inputs {
-                        aux: (*self.gg18_aux().await?).clone(),
-                        peers: self.gg18_peers(&parties, party).await?,
-                    }),
-                    _ => None,
+                let scheme = schemes::scheme(algorithm)?;
+                let setup = match scheme.setup() {
+                    Some(_) => Some(self.setup_for(&scheme, &parties, party).await?),
+                    None => None,
                 };
-                let (run, outgoing) =
-                    schemes::start_dkg(algorithm, session, threshold, party, gg18, &mut self.fork_rng())?;
+                let identities = self.identities(&parties)?;
+                let input = DkgInput {
+                    session,
+                    threshold,
+                    me: party,
+                    identities: &identities,
+                    setup,
+                };
+                let (run, outgoing) = scheme.start_dkg(input, &mut self.fork_rng())?;
                 self.draft_key(
                     session,
                     HeldKey {
@@ -422,10 +437,10 @@ impl TssNode {
                     },
                 );
                 let s = Session {
-                    opened: Instant::now(),
+                    opened_ms: self.clock.now_ms(),
                     parties,
                     key_id: Some(key_id),
-                    algorithm,
+                    scheme,
                     kind: SessionKind::Keygen,
                     run,
                 };
@@ -449,30 +464,28 @@ impl TssNode {
                     Ok(record) => record,
                     Err(have) => return Ok(NodeResponse::WrongEpoch { have, want: epoch }),
                 };
+                let scheme = schemes::scheme(record.algorithm)?;
                 // The pool is taken out while the run starts (it consumes what it uses)
                 // and put back; then refilled in the background.
-                let mut pool = lock(&self.gg18_pools).remove(&key_id);
-                let started = schemes::start_sign(
-                    record.algorithm,
-                    &record.data,
+                let mut pool = lock(&self.pools).remove(&key_id);
+                let input = SignInput {
                     session,
-                    &signers,
-                    &message,
-                    pool.as_mut(),
-                    &mut self.fork_rng(),
-                );
+                    share: &record.data,
+                    signers: &signers,
+                    message: &message,
+                    pool: pool.as_mut(),
+                };
+                let started = scheme.start_sign(input, &mut self.fork_rng());
                 if let Some(pool) = pool {
-                    lock(&self.gg18_pools).entry(key_id.clone()).or_insert(pool);
+                    lock(&self.pools).entry(key_id.clone()).or_insert(pool);
                 }
-                if record.algorithm == Algorithm::Gg18 {
-                    self.refill_gg18_pool(key_id.clone(), record.data.clone());
-                }
+                self.refill_pool(scheme.as_ref(), &key_id, &record);
                 let (run, outgoing) = started?;
                 let s = Session {
-                    opened: Instant::now(),
+                    opened_ms: self.clock.now_ms(),
                     parties,
                     key_id: Some(key_id),
-                    algorithm: record.algorithm,
+                    scheme,
                     kind: SessionKind::Sign,
                     run,
                 };
@@ -485,75 +498,87 @@ impl TssNode {
             } => {
                 let parties = self.session_parties(parties, None)?;
                 let record = self.load_share(&key_id).await?;
-                let gg18 = match record.algorithm {
-                    Algorithm::Gg18 => Some(self.gg18_refresh_inputs(&parties).await?),
+                let scheme = schemes::scheme(record.algorithm)?;
+                let fresh_setup = match scheme.setup().map(|s| s.refresh_pool()) {
+                    Some(n) if n > 0 => Some(self.take_refresh_setup(&scheme).await?),
                     _ => None,
                 };
-                let (algorithm, data, mut rng) = (record.algorithm, record.data.clone(), self.fork_rng());
-                // A GG18 refresh proves its new aux material (about a second): off the
-                // async workers.
+                let identities = self.identities(&parties)?;
+                let (data, mut rng, run_scheme) = (record.data.clone(), self.fork_rng(), scheme.clone());
+                // A refresh that re-keys setup material proves the new material (about
+                // a second): off the async workers.
                 let (run, outgoing) = tokio::task::spawn_blocking(move || {
-                    schemes::start_refresh(algorithm, &data, session, gg18, &mut rng)
+                    let input = RefreshInput {
+                        session,
+                        share: &data,
+                        identities: &identities,
+                        fresh_setup,
+                    };
+                    run_scheme.start_refresh(input, &mut rng)
                 })
                 .await
                 .map_err(|e| KmsError::InvalidRequest(format!("refresh task failed: {e}")))??;
                 let s = Session {
-                    opened: Instant::now(),
+                    opened_ms: self.clock.now_ms(),
                     parties,
                     key_id: Some(key_id),
-                    algorithm: record.algorithm,
+                    scheme,
                     kind: SessionKind::Refresh,
                     run,
                 };
                 self.open_session(session, s, outgoing)?
             }
-            NodeRequest::StartAuxExchange { session, parties } => {
+            NodeRequest::StartSetupExchange {
+                algorithm,
+                session,
+                parties,
+            } => {
+                let scheme = schemes::scheme(algorithm)?;
+                if scheme.setup().is_none() {
+                    return Err(KmsError::InvalidRequest(format!(
+                        "{algorithm} has no node setup material"
+                    )));
+                }
                 let parties = self.session_parties(parties, None)?;
                 let me = parties
                     .iter()
                     .find(|(_, n)| **n == self.id)
                     .map(|(p, _)| *p)
                     .ok_or_else(|| KmsError::InvalidRequest("this node is not in the exchange".into()))?;
-                let contexts = parties
-                    .iter()
-                    .map(|(p, n)| Ok((*p, self.aux_context(n)?)))
-                    .collect::<Result<_, KmsError>>()?;
-                let aux = self.gg18_aux().await?;
-                let mut rng = self.fork_rng();
+                let identities = self.identities(&parties)?;
+                let own = self.own_setup(&scheme).await?;
+                let (mut rng, run_scheme) = (self.fork_rng(), scheme.clone());
                 // Proving takes about a second of CPU: off the async workers.
-                let (run, outgoing) = tokio::task::spawn_blocking(move || {
-                    schemes::start_aux_exchange(session, me, contexts, &aux, &mut rng)
+                let (run, outgoing) = tokio::task::spawn_blocking(move || match run_scheme.setup() {
+                    Some(setup) => setup.start_exchange(session, me, &identities, own.as_ref(), &mut rng),
+                    None => Err(KmsError::InvalidRequest("no node setup material".into())),
                 })
                 .await
-                .map_err(|e| KmsError::InvalidRequest(format!("aux exchange task failed: {e}")))??;
+                .map_err(|e| KmsError::InvalidRequest(format!("setup exchange task failed: {e}")))??;
                 let s = Session {
-                    opened: Instant::now(),
+                    opened_ms: self.clock.now_ms(),
                     parties,
                     key_id: None,
-                    algorithm: Algorithm::Gg18,
-                    kind: SessionKind::AuxExchange,
+                    scheme,
+                    kind: SessionKind::SetupExchange,
                     run,
                 };
                 self.open_session(session, s, outgoing)?
             }
-            NodeRequest::RefreshAux => {
-                self.generate_gg18_aux().await?;
+            NodeRequest::RenewSetup { algorithm } => {
+                self.renew_setup(algorithm).await?;
                 NodeResponse::Ack
             }
-            NodeRequest::PrepareRefreshAux => NodeResponse::AuxPoolReady {
-                ready: self.prepare_refresh_aux().await?,
+            NodeRequest::PrepareRefreshSetup { algorithm } => NodeResponse::SetupPoolReady {
+                ready: self.prepare_refresh_setup(algorithm).await?,
             },
-            NodeRequest::ForgetPeerAux { node } => {
-                lock(&self.peer_aux).remove(&node);
-                if let Some(vault) = &self.vault {
-                    vault.delete_secret(&peer_aux_name(&node)).await?;
-                }
+            NodeRequest::ForgetPeerSetup { algorithm, node } => {
+                self.forget_peer_setup(algorithm, &node).await?;
                 NodeResponse::Ack
             }
-            NodeRequest::AuxStatus => {
-                let (own, peers) = self.aux_digests().await?;
-                NodeResponse::AuxPeers { own, peers }
-            }
+            NodeRequest::SetupStatus { algorithm } => NodeResponse::SetupStatus {
+                pairs: self.setup_status(algorithm).await?,
+            },
             NodeRequest::Deliver { session, messages } => self.deliver(session, messages).await,
             NodeRequest::CommitRefresh {
                 key_id,
@@ -595,6 +620,29 @@ impl TssNode {
             NodeRequest::JoinCluster { cluster } => self.join_cluster(&cluster).await?,
         })
     }
+
+    /// Let the key's scheme top up its signing precomputation in the background.
+    fn refill_pool(&self, scheme: &dyn Scheme, key_id: &KeyId, record: &ShardRecord) {
+        scheme.refill_pool(
+            &self.id,
+            key_id,
+            record.data.clone(),
+            &self.pools,
+            self.fork_rng(),
+        );
+    }
+}
+
+/// Run `f` (a step of a run whose proof verification takes up to seconds of CPU)
+/// without stalling the async workers: on a multi-threaded Tokio runtime through
+/// `block_in_place`, which hands this worker's other tasks to another thread first;
+/// inline otherwise (a current-thread runtime has no other worker to hand them to).
+fn off_the_workers<T>(heavy: bool, f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if heavy && h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 /// The party to blame for a protocol error, in this relay deployment.
@@ -614,10 +662,10 @@ fn blame_in_relay(e: &ProtocolError) -> Option<PartyIndex> {
 /// the keys that opened them) when a party is to blame, else a plain error.
 fn accuse(session: &Session, intake: &Intake, e: &ProtocolError) -> NodeResponse {
     let Some(party) = blame_in_relay(e) else {
-        return error(None, &e.to_string());
+        return error(None, ErrorCode::Protocol, &e.to_string());
     };
     let Some(node) = session.parties.get(&party) else {
-        return error(None, &e.to_string());
+        return error(None, ErrorCode::Protocol, &e.to_string());
     };
     let evidence = intake
         .received
@@ -638,11 +686,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn error(culprit: Option<PartyIndex>, message: &str) -> NodeResponse {
+fn error(culprit: Option<PartyIndex>, code: ErrorCode, message: &str) -> NodeResponse {
     NodeResponse::Error {
         culprit,
+        code,
         message: message.to_string(),
     }
+}
+
+/// The answer to a request that failed on this node (no peer is blamed).
+fn error_of(e: &KmsError) -> NodeResponse {
+    error(None, e.code(), &e.to_string())
 }
 
 #[async_trait]
@@ -652,9 +706,7 @@ impl NodeService for TssNode {
     }
 
     async fn handle(&self, request: NodeRequest) -> NodeResponse {
-        self.dispatch(request)
-            .await
-            .unwrap_or_else(|e| error(None, &e.to_string()))
+        self.dispatch(request).await.unwrap_or_else(|e| error_of(&e))
     }
 }
 

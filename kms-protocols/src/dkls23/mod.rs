@@ -271,8 +271,10 @@ impl std::fmt::Debug for Dkls23Keygen {
     }
 }
 
-/// The session id of the setup that follows a key generation or refresh.
-fn setup_session(session: &SessionId) -> SessionId {
+/// The session id of the setup that follows a key generation or refresh started with
+/// `session` (its messages carry it). Public so a runtime that admits one session id
+/// per run can map the setup's messages to and from the run's session.
+pub fn setup_session(session: &SessionId) -> SessionId {
     SessionId(Tagged::new("setup-session").item(&session.0).finish())
 }
 
