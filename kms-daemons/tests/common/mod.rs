@@ -49,7 +49,9 @@ pub fn kms_node() -> Command {
 
 /// Writes GG18 aux files from the fixture primes: node i gets fixture party i as its own
 /// material and refresh party i for one refresh.
-fn write_aux_files(root: &Path, nodes: &[NodeId]) -> BTreeMap<NodeId, PathBuf> {
+pub fn write_aux_files(root: &Path, nodes: &[NodeId]) -> BTreeMap<NodeId, PathBuf> {
+    let dir = root.join("aux");
+    private_dir(&dir);
     let json: serde_json::Value = serde_json::from_str(include_str!(
         "../../../kms-protocols/tests/data/gg18_fixtures.json"
     ))
@@ -62,7 +64,7 @@ fn write_aux_files(root: &Path, nodes: &[NodeId]) -> BTreeMap<NodeId, PathBuf> {
                 "own": json["parties"][i],
                 "refresh": [json["refresh_parties"][i]],
             });
-            let path = root.join(format!("{n}-aux.json"));
+            let path = dir.join(format!("{n}.json"));
             private_write(&path, serde_json::to_string(&file).unwrap().as_bytes());
             (n.clone(), path)
         })
