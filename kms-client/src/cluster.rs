@@ -15,9 +15,7 @@ use kms_core::StorageError;
 use kms_core::{Algorithm, KeyId, KeyMetadata, KeyStatus, KmsError, NodeId, SignatureOutput};
 use kms_protocols::gg18::aux_info::AuxSecret;
 use kms_storage::memory::{MemoryAuditLog, MemoryMetadataStore, MemoryShardStore};
-use kms_storage::{
-    BackupManifest, EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, NodeStorage, NodeStorageConfig,
-};
+use kms_storage::{BackupManifest, CoordinatorStorage, NodeStorage, NodeStorageConfig};
 use kms_transport::memory::InMemoryBus;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, RngCore, SeedableRng};
@@ -182,36 +180,23 @@ impl InProcessClusterBuilder {
         for (id, opened) in names.iter().zip(join_all(opens).await) {
             storages.insert(id.clone(), opened?);
         }
-        let coordinator_dir = p.dir.join("coordinator");
-        kms_storage::files::create_private_dir(&coordinator_dir)?;
-        let db = EmbeddedDb::open(&coordinator_dir.join("coordinator.redb"))?;
-        self.metadata = Some(Arc::new(EmbeddedMetadataStore::new(db.clone())));
-        // The coordinator's audit head is signed with a key of its own, kept like a
-        // node's DEK under coordinator/certs and unlocked by the same password.
-        let (certs, password, iterations) = (
-            coordinator_dir.join("certs"),
-            p.password.clone(),
-            p.pbkdf2_iterations,
-        );
-        let service_key = tokio::task::spawn_blocking(move || {
-            kms_storage::keyring::load_or_create_service_key(&certs, "coordinator", &password, iterations)
+        // The coordinator's metadata and audit log, its audit head signed with a key of
+        // its own, kept like a node's DEK under coordinator/certs and unlocked by the
+        // same password.
+        let (coordinator_dir, password, iterations) =
+            (p.dir.join("coordinator"), p.password.clone(), p.pbkdf2_iterations);
+        let store = tokio::task::spawn_blocking(move || {
+            CoordinatorStorage::open(&coordinator_dir, &password, iterations)
         })
         .await
         .map_err(|e| kms_core::StorageError::Backend(format!("storage task failed: {e}")))??;
-        let secret = kms_storage::keyring::audit_signing_secret(&service_key);
-        let signer = kms_core::audit::AuditSigner::from_secret("coordinator", secret.expose());
-        self.audit = Some(Arc::new(EmbeddedAuditLog::open(db, Arc::new(signer))?));
+        self.metadata = Some(Arc::new(store.metadata));
+        self.audit = Some(Arc::new(store.audit));
         let mut identities = Vec::new();
         for (id, storage) in &storages {
             self.shard_stores
                 .insert(id.to_string(), Arc::new(storage.shards()));
-            let signing = storage.derive_secret("node-identity/ed25519");
-            let dh = storage.derive_secret("node-identity/x25519");
-            identities.push(NodeIdentity::from_secrets(
-                id.clone(),
-                signing.expose(),
-                dh.expose(),
-            ));
+            identities.push(storage.identity());
         }
         let cluster = self.assemble(identities, storages);
         for node in cluster.nodes() {

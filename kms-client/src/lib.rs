@@ -18,6 +18,10 @@
 
 mod api;
 mod cluster;
+#[cfg(feature = "grpc")]
+mod remote;
 
 pub use api::{GenerateKey, KmsApi, KmsClient};
 pub use cluster::{InProcessCluster, InProcessClusterBuilder};
+#[cfg(feature = "grpc")]
+pub use remote::{GrpcCluster, GrpcClusterBuilder};

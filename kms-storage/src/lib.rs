@@ -38,6 +38,6 @@ pub use memory::{MemoryAuditLog, MemoryMetadataStore, MemorySecretVault, MemoryS
 pub use backup::BackupManifest;
 #[cfg(feature = "embedded")]
 pub use embedded::{
-    EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, EncryptedShardStore, EncryptedVault, NodeStorage,
-    NodeStorageConfig,
+    CoordinatorStorage, EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, EncryptedShardStore,
+    EncryptedVault, NodeStorage, NodeStorageConfig,
 };

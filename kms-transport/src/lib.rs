@@ -3,6 +3,8 @@
 //! Transport adapters for the ports of kms-core: the in-memory bus for in-process
 //! clusters (gRPC over mTLS and the HTTP gateway sit behind their own features).
 
+#[cfg(feature = "grpc")]
+pub mod grpc;
 pub mod memory;
 #[cfg(feature = "tls")]
 pub mod tls;

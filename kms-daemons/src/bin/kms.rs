@@ -4,10 +4,13 @@
 //! kms pki init   --dir DIR [--nodes tss1,tss2,tss3,tss4] [--gateway gateway]
 //! kms pki issue  --dir DIR --node tssN | --gateway NAME [--days 365]
 //! kms pki rotate --dir DIR NODE
+//! kms devnet up   --dir D [--nodes 4] [--base-port 9001] [--gg18-aux-dir DIR]
+//! kms devnet down --dir D
 //! ```
 
 use clap::{Parser, Subcommand};
 use kms_core::NodeId;
+use kms_daemons::devnet;
 use kms_daemons::pki::{self, Validity, LEAF_VALIDITY_DAYS};
 use kms_transport::tls::Role;
 use std::path::PathBuf;
@@ -30,6 +33,39 @@ enum Command {
     Pki {
         #[command(subcommand)]
         command: PkiCommand,
+    },
+    /// A local deployment on loopback for trying the service out.
+    Devnet {
+        #[command(subcommand)]
+        command: DevnetCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevnetCommand {
+    /// Make a PKI, node homes and passwords under DIR and start the node daemons.
+    Up {
+        /// The deployment's directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Number of nodes.
+        #[arg(long, default_value_t = 4)]
+        nodes: usize,
+        /// Port of tss1 (the others follow); 0 lets the system choose.
+        #[arg(long, default_value_t = 9001)]
+        base_port: u16,
+        /// Pre-generated GG18 aux files tssN.json (default: each node makes its own).
+        #[arg(long)]
+        gg18_aux_dir: Option<PathBuf>,
+        /// PBKDF2 iterations of the new DEK files.
+        #[arg(long, default_value_t = kms_storage::keyring::DEFAULT_PBKDF2_ITERATIONS)]
+        pbkdf2_iterations: u32,
+    },
+    /// Stop the node daemons of the deployment in DIR (its files stay).
+    Down {
+        /// The deployment's directory.
+        #[arg(long)]
+        dir: PathBuf,
     },
 }
 
@@ -108,6 +144,40 @@ fn run(cli: Cli) -> Result<(), String> {
                 let role = node_role(&node)?;
                 pki::rotate(&dir, &role).map_err(|e| e.to_string())?;
                 println!("rotated {}", pki::PkiDir::new(&dir).cert(&role).display());
+                Ok(())
+            }
+        },
+        Command::Devnet { command } => match command {
+            DevnetCommand::Up {
+                dir,
+                nodes,
+                base_port,
+                gg18_aux_dir,
+                pbkdf2_iterations,
+            } => {
+                // kms-node is installed next to kms.
+                let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+                let node_binary = exe.with_file_name("kms-node");
+                let opts = devnet::DevnetOptions {
+                    nodes,
+                    base_port,
+                    node_binary,
+                    gg18_aux_dir,
+                    pbkdf2_iterations,
+                };
+                let info = devnet::up(&dir, &opts)?;
+                for (node, addr) in &info.nodes {
+                    println!("{node} listening on {addr}");
+                }
+                println!("passwords: {}", dir.join("passwords").display());
+                println!("gateway certificate: {}", dir.join("pki/gateway").display());
+                println!("peer identities: {}", dir.join("peers.json").display());
+                Ok(())
+            }
+            DevnetCommand::Down { dir } => {
+                for node in devnet::down(&dir)? {
+                    println!("stopped {node}");
+                }
                 Ok(())
             }
         },

@@ -8,12 +8,14 @@
 //! file), so every call from an async method runs on tokio's blocking pool.
 
 mod audit;
+mod coordinator;
 mod metadata;
 mod node;
 pub(crate) mod shards;
 mod vault;
 
 pub use audit::EmbeddedAuditLog;
+pub use coordinator::CoordinatorStorage;
 pub use metadata::EmbeddedMetadataStore;
 pub use node::{NodeStorage, NodeStorageConfig};
 pub use shards::EncryptedShardStore;

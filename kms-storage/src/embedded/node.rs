@@ -9,6 +9,7 @@ use crate::keyring::{
     MIN_PBKDF2_ITERATIONS,
 };
 use kms_core::audit::AuditSigner;
+use kms_core::identity::NodeIdentity;
 use kms_core::{NodeId, StorageError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -240,6 +241,16 @@ impl NodeStorage {
     pub fn derive_secret(&self, purpose: &str) -> SecretKey {
         self.dek
             .derive_subkey(b"kms-node-derived-secret/v1", purpose.as_bytes())
+    }
+
+    /// The node's identity keys (Ed25519 message signing, X25519 sealing), derived from
+    /// its DEK: the same after every restart, unlocked by the same password, and never
+    /// written to a file of their own. Peers pin the public half
+    /// ([`NodeIdentity::public`]).
+    pub fn identity(&self) -> NodeIdentity {
+        let signing = self.derive_secret("node-identity/ed25519");
+        let dh = self.derive_secret("node-identity/x25519");
+        NodeIdentity::from_secrets(self.config.node_id.clone(), signing.expose(), dh.expose())
     }
 
     pub(crate) fn dek(&self) -> &SecretKey {
