@@ -17,7 +17,13 @@
 //! ```
 
 mod api;
+#[cfg(feature = "chains")]
+mod chains;
 mod cluster;
 
 pub use api::{GenerateKey, KmsApi, KmsClient};
+#[cfg(feature = "chains")]
+pub use chains::{addresses, key_kind, ChainSignError};
 pub use cluster::{InProcessCluster, InProcessClusterBuilder};
+#[cfg(feature = "chains")]
+pub use kms_chains;
