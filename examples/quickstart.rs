@@ -73,6 +73,13 @@ fn verify(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> Result<()
 }
 
 fn json_line(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> serde_json::Value {
+    let mut line = json_fields(key, message, sig);
+    line["addresses"] = serde_json::to_value(kms_client::addresses(key).expect("the key's public key is valid"))
+        .expect("addresses serialize");
+    line
+}
+
+fn json_fields(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> serde_json::Value {
     if key.spec.algo_type == Algorithm::Gg18 {
         let rsv = &sig.signature;
         return json!({
@@ -207,8 +214,76 @@ async fn run(out: &Output) -> Result<(), Box<dyn std::error::Error>> {
         if out.json {
             println!("{}", json_line(&key, payload, &sig2));
         }
+        if algorithm == Algorithm::Gg18 {
+            sign_chain_inputs(&client, &key, out).await?;
+        }
     }
     out.say("\nNo private key was ever assembled: each node only ever held its own shard.");
+    Ok(())
+}
+
+/// What an EVM chain asks a key to sign: a personal_sign message, EIP-712 typed data and
+/// an EIP-1559 transaction, each answered in the form that goes on chain.
+async fn sign_chain_inputs(
+    client: &KmsClient,
+    key: &KeyMetadata,
+    out: &Output,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use kms_client::kms_chains::DataType;
+    let address = kms_client::addresses(key)?.evm.unwrap_or_default();
+    out.say(format!("  its EVM address is {address}."));
+    let inputs = [
+        (DataType::Eip191, json!({"message": "Hello from a key that never existed whole."})),
+        (
+            DataType::Eip712,
+            json!({
+                "types": {
+                    "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                                     {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+                    "Person": [{"name": "name", "type": "string"}, {"name": "wallet", "type": "address"}],
+                    "Mail": [{"name": "from", "type": "Person"}, {"name": "to", "type": "Person"}, {"name": "contents", "type": "string"}]
+                },
+                "primaryType": "Mail",
+                "domain": {"name": "Ether Mail", "version": "1", "chainId": 1,
+                           "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"},
+                "message": {"from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
+                            "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
+                            "contents": "Hello, Bob!"}
+            }),
+        ),
+        (
+            DataType::EthTx,
+            json!({"type": 2, "chain_id": 1, "nonce": 0, "gas": 21000,
+                   "to": "0x3535353535353535353535353535353535353535", "value": "1000000000000000",
+                   "data": "0x", "max_priority_fee_per_gas": 1000000000u64, "max_fee_per_gas": 30000000000u64,
+                   "access_list": []}),
+        ),
+    ];
+    for (data_type, data) in inputs {
+        // sign_data verifies each signature against the key before it answers.
+        let answer = client.sign_data(&key.key_id, data_type, &data).await?;
+        out.say(format!(
+            "  signed an {data_type} input: digest {}{}",
+            answer["digest"].as_str().unwrap_or(""),
+            answer
+                .get("raw_transaction")
+                .map(|raw| format!(", raw transaction {raw}"))
+                .unwrap_or_default()
+        ));
+        if out.json {
+            let mut line = json!({
+                "algorithm": key.spec.algo_type.as_str(),
+                "key_id": key.key_id.as_str(),
+                "data_type": data_type.as_str(),
+                "data": data,
+                "address": address,
+            });
+            for (k, v) in answer {
+                line[k] = v;
+            }
+            println!("{line}");
+        }
+    }
     Ok(())
 }
 

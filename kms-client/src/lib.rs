@@ -17,11 +17,17 @@
 //! ```
 
 mod api;
+#[cfg(feature = "chains")]
+mod chains;
 mod cluster;
 #[cfg(feature = "grpc")]
 mod remote;
 
 pub use api::{GenerateKey, KmsApi, KmsClient};
+#[cfg(feature = "chains")]
+pub use chains::{addresses, key_kind, ChainSignError};
 pub use cluster::{InProcessCluster, InProcessClusterBuilder};
 #[cfg(feature = "grpc")]
 pub use remote::{GrpcCluster, GrpcClusterBuilder};
+#[cfg(feature = "chains")]
+pub use kms_chains;
