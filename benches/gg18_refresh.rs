@@ -56,7 +56,9 @@ fn cluster_with_key(
     for (i, aux) in own.iter().enumerate() {
         let name = format!("tss{}", i + 1);
         let ready = fresh.get(i).cloned().into_iter().collect();
-        builder = builder.gg18_aux(&name, aux.clone()).gg18_refresh_aux(&name, ready);
+        builder = builder
+            .gg18_aux(&name, aux.clone())
+            .gg18_refresh_aux(&name, ready);
     }
     let client = KmsClient::new(builder.build());
     let key = rt

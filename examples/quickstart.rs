@@ -74,8 +74,9 @@ fn verify(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> Result<()
 
 fn json_line(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> serde_json::Value {
     let mut line = json_fields(key, message, sig);
-    line["addresses"] = serde_json::to_value(kms_client::addresses(key).expect("the key's public key is valid"))
-        .expect("addresses serialize");
+    line["addresses"] =
+        serde_json::to_value(kms_client::addresses(key).expect("the key's public key is valid"))
+            .expect("addresses serialize");
     line
 }
 
@@ -233,7 +234,10 @@ async fn sign_chain_inputs(
     let address = kms_client::addresses(key)?.evm.unwrap_or_default();
     out.say(format!("  its EVM address is {address}."));
     let inputs = [
-        (DataType::Eip191, json!({"message": "Hello from a key that never existed whole."})),
+        (
+            DataType::Eip191,
+            json!({"message": "Hello from a key that never existed whole."}),
+        ),
         (
             DataType::Eip712,
             json!({

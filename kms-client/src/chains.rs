@@ -19,12 +19,17 @@ pub enum ChainSignError {
     Kms(#[from] KmsError),
 }
 
-/// The chain-encoding kind of a key's curve.
-pub fn key_kind(curve: Curve) -> KeyKind {
+/// The chain-encoding kind of a key's curve (a curve no chain here uses is
+/// `Unsupported`).
+pub fn key_kind(curve: Curve) -> Result<KeyKind, ChainSignError> {
     match curve {
-        Curve::Secp256k1 => KeyKind::Secp256k1,
-        Curve::Ed25519 => KeyKind::Ed25519,
-        Curve::Bls12_381 => KeyKind::Bls12381,
+        Curve::Secp256k1 => Ok(KeyKind::Secp256k1),
+        Curve::Ed25519 => Ok(KeyKind::Ed25519),
+        Curve::Bls12_381 => Ok(KeyKind::Bls12381),
+        other => Err(ChainSignError::Kms(KmsError::Unsupported(format!(
+            "no chain encodings for curve {}",
+            other.as_str()
+        )))),
     }
 }
 
@@ -35,7 +40,10 @@ fn public_key(meta: &KeyMetadata) -> Result<Vec<u8>, ChainSignError> {
 
 /// A key's addresses on every chain its curve serves.
 pub fn addresses(meta: &KeyMetadata) -> Result<Addresses, ChainSignError> {
-    Ok(Addresses::for_key(key_kind(meta.spec.curve), &public_key(meta)?)?)
+    Ok(Addresses::for_key(
+        key_kind(meta.spec.curve)?,
+        &public_key(meta)?,
+    )?)
 }
 
 impl KmsClient {
@@ -60,7 +68,7 @@ impl KmsClient {
         data: &Value,
     ) -> Result<Map<String, Value>, ChainSignError> {
         let meta = self.get_key(key_id).await?;
-        let prepared = prepare(data_type, data, key_kind(meta.spec.curve), &public_key(&meta)?)?;
+        let prepared = prepare(data_type, data, key_kind(meta.spec.curve)?, &public_key(&meta)?)?;
         let mut signatures = Vec::with_capacity(prepared.payloads().len());
         for payload in prepared.payloads() {
             signatures.push(self.sign(key_id, payload.as_bytes()).await?.signature);

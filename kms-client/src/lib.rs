@@ -27,7 +27,7 @@ pub use api::{GenerateKey, KmsApi, KmsClient};
 #[cfg(feature = "chains")]
 pub use chains::{addresses, key_kind, ChainSignError};
 pub use cluster::{InProcessCluster, InProcessClusterBuilder};
-#[cfg(feature = "grpc")]
-pub use remote::{GrpcCluster, GrpcClusterBuilder};
 #[cfg(feature = "chains")]
 pub use kms_chains;
+#[cfg(feature = "grpc")]
+pub use remote::{GrpcCluster, GrpcClusterBuilder};

@@ -22,7 +22,8 @@ use kms_core::audit::{AuditEvent, AuditEventType, AuditResult};
 use kms_core::identity::{NodeIdentityPublic, PeerDirectory};
 use kms_core::node::TssNode;
 use kms_core::ports::{AuditLog, Clock, SystemClock};
-use kms_core::{NodeId, StorageError};
+use kms_core::schemes::Material;
+use kms_core::{Algorithm, NodeId, StorageError};
 use kms_protocols::gg18::aux_info::AuxSecret;
 use kms_protocols::gg18::bigint::BigInt;
 use kms_protocols::gg18::primes::{is_blum_prime, is_safe_prime};
@@ -313,9 +314,10 @@ pub fn build_node(
     let mut node =
         TssNode::new(identity, directory, Arc::new(storage.shards())).with_vault(Arc::new(storage.vault()));
     if let Some(aux) = aux {
-        node = node.with_gg18_aux(aux.own);
+        node = node.with_setup(Algorithm::Gg18, Arc::new(aux.own));
         if !aux.refresh.is_empty() {
-            node = node.with_gg18_refresh_aux(aux.refresh);
+            let ready = aux.refresh.into_iter().map(|a| Arc::new(a) as Material).collect();
+            node = node.with_refresh_setup(Algorithm::Gg18, ready);
         }
     }
     Ok(OpenedNode {

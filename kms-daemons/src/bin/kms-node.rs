@@ -125,7 +125,6 @@ async fn serve(cli: &Cli, home: &NodeHome) -> Result<(), Failure> {
         }
         None => None,
     };
-    let from_file = aux.is_some();
     let opened = node::build_node(home, storage, aux)?;
     let tls = node_server_config(&home.tls_files()).map_err(|e| DaemonError::Tls {
         node: id.clone(),
@@ -153,11 +152,11 @@ async fn serve(cli: &Cli, home: &NodeHome) -> Result<(), Failure> {
         &format!("listening on {bound}"),
     )
     .await?;
-    if !from_file {
-        // Fresh GG18 material for refreshes is made in the background from the start
-        // (safe primes take minutes), kept in the encrypted vault across restarts.
-        opened.node.start_gg18_aux_pool();
-    }
+    // Every scheme's setup material (GG18: the node's own Paillier and ring-Pedersen
+    // keys, then the pool of fresh sets for refreshes) is made in the background from
+    // the start (safe primes take minutes) and kept in the encrypted vault across
+    // restarts. Material loaded from a file turns the pool's refill off.
+    opened.node.start_setup();
     let server = NodeServer::new(opened.node.clone(), tls, NodeServerConfig::default());
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
