@@ -105,7 +105,7 @@ fn secp256k1(public_key: &[u8]) -> Result<Addresses, ChainError> {
     let key = verifying_key(public_key)?;
     let evm_raw = evm_address(&key);
     let evm = evm_raw.to_checksum(None);
-    let compressed = CompressedPublicKey::from_slice(&key.to_encoded_point(true).as_bytes()[..])
+    let compressed = CompressedPublicKey::from_slice(key.to_encoded_point(true).as_bytes())
         .map_err(|_| ChainError::BadPublicKey("secp256k1"))?;
     Ok(Addresses {
         address: evm.clone(),

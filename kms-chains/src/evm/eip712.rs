@@ -240,7 +240,7 @@ fn atomic(ty: &str) -> Option<Atomic> {
             return None;
         }
         let n: usize = digits.parse().ok()?;
-        (n >= step && n <= max && n % step == 0).then_some(n)
+        (n >= step && n <= max && n.is_multiple_of(step)).then_some(n)
     };
     match ty {
         "address" => Some(Atomic::Address),

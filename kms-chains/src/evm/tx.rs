@@ -199,7 +199,8 @@ impl EthTransaction {
         self.gas.encode(out);
         match &self.to {
             Some(a) => a.encode(out),
-            None => (&[][..]).encode(out),
+            // Contract creation: the empty string.
+            None => out.push(alloy_rlp::EMPTY_STRING_CODE),
         }
         self.value.encode(out);
         self.data.as_slice().encode(out);
