@@ -92,7 +92,7 @@ fn bench_cluster(c: &mut Criterion) {
         .unwrap();
     let cluster = InProcessCluster::builder().nodes(4).seed([3; 32]).build();
     let client = KmsClient::new(cluster);
-    for algorithm in [Algorithm::Eddsa, Algorithm::Bls] {
+    for algorithm in [Algorithm::Eddsa, Algorithm::Bls, Algorithm::Dkls23] {
         let name = algorithm.as_str().to_lowercase();
         c.bench_function(&format!("cluster/{name} generate_key (2,3) of 4 nodes"), |b| {
             b.iter(|| {
@@ -103,8 +103,14 @@ fn bench_cluster(c: &mut Criterion) {
         let key = rt
             .block_on(client.generate_key(GenerateKey::new(algorithm)))
             .unwrap();
+        // ECDSA (DKLS23) signs a 32-byte hash; EdDSA and BLS the message itself.
+        let payload: &[u8] = if algorithm == Algorithm::Dkls23 {
+            &[9; 32]
+        } else {
+            b"bench message"
+        };
         c.bench_function(&format!("cluster/{name} sign"), |b| {
-            b.iter(|| rt.block_on(client.sign(&key.key_id, b"bench message")).unwrap())
+            b.iter(|| rt.block_on(client.sign(&key.key_id, payload)).unwrap())
         });
     }
 }
