@@ -1,5 +1,5 @@
 //! Quickstart: four TSS nodes in one process, a (2,3) key of each algorithm made by
-//! DKG (EdDSA, BLS, GG18), a signature from each, verified with the standard verifiers
+//! DKG (EdDSA, BLS, GG18, DMZ21), a signature from each, verified with the standard verifiers
 //! (ed25519-dalek `verify_strict`, blst, k256 with public-key recovery).
 //!
 //! ```text
@@ -50,7 +50,7 @@ fn verify(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> Result<()
                 e => Err(format!("{e:?}")),
             }
         }
-        Algorithm::Gg18 => {
+        Algorithm::Gg18 | Algorithm::Dmz21 => {
             use k256::ecdsa::signature::hazmat::PrehashVerifier;
             use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
             let vk = VerifyingKey::from_sec1_bytes(&pk).map_err(|e| e.to_string())?;
@@ -72,6 +72,11 @@ fn verify(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> Result<()
     }
 }
 
+/// The threshold-ECDSA algorithms: they sign a 32-byte hash and answer r || s || v.
+fn is_ecdsa(algorithm: Algorithm) -> bool {
+    matches!(algorithm, Algorithm::Gg18 | Algorithm::Dmz21)
+}
+
 fn json_line(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> serde_json::Value {
     let mut line = json_fields(key, message, sig);
     line["addresses"] =
@@ -81,7 +86,7 @@ fn json_line(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> serde_
 }
 
 fn json_fields(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> serde_json::Value {
-    if key.spec.algo_type == Algorithm::Gg18 {
+    if is_ecdsa(key.spec.algo_type) {
         let rsv = &sig.signature;
         return json!({
             "algorithm": key.spec.algo_type.as_str(),
@@ -150,7 +155,12 @@ async fn run(out: &Output) -> Result<(), Box<dyn std::error::Error>> {
     ));
     let existing = client.list_keys().await?;
     let message = b"Hello from a key that never existed whole.";
-    for algorithm in [Algorithm::Eddsa, Algorithm::Bls, Algorithm::Gg18] {
+    for algorithm in [
+        Algorithm::Eddsa,
+        Algorithm::Bls,
+        Algorithm::Gg18,
+        Algorithm::Dmz21,
+    ] {
         let reused = existing
             .iter()
             .find(|k| k.spec.algo_type == algorithm && k.status == KeyStatus::Active);
@@ -161,6 +171,12 @@ async fn run(out: &Output) -> Result<(), Box<dyn std::error::Error>> {
                     out.say(
                         "\nGG18: the holders first make their Paillier and ring-Pedersen keys (safe primes) \
                          and verify each other's proofs; this takes a few seconds, once per node.",
+                    );
+                }
+                if algorithm == Algorithm::Dmz21 {
+                    out.say(
+                        "\nDMZ21: no node setup; the key generation proves every holder's class-group \
+                         key, and signing runs four offline rounds then five online ones.",
                     );
                 }
                 (
@@ -179,12 +195,8 @@ async fn run(out: &Output) -> Result<(), Box<dyn std::error::Error>> {
         out.say(format!("  public key {}", key.public_key));
         // ECDSA signs a 32-byte hash; EdDSA and BLS sign the message itself.
         let hash: [u8; 32] = Sha256::digest(message).into();
-        let payload: &[u8] = if algorithm == Algorithm::Gg18 {
-            &hash
-        } else {
-            message
-        };
-        let what = if algorithm == Algorithm::Gg18 {
+        let payload: &[u8] = if is_ecdsa(algorithm) { &hash } else { message };
+        let what = if is_ecdsa(algorithm) {
             "the SHA-256 hash of "
         } else {
             ""

@@ -145,7 +145,12 @@ fn setup(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupting_node_is_named_and_signing_goes_on_without_it() {
-    for algorithm in [Algorithm::Eddsa, Algorithm::Bls, Algorithm::Gg18] {
+    for algorithm in [
+        Algorithm::Eddsa,
+        Algorithm::Bls,
+        Algorithm::Gg18,
+        Algorithm::Dmz21,
+    ] {
         let s = setup(|bus| bus, Some((0, in_share)));
         let key = s
             .coordinator

@@ -26,9 +26,9 @@ use zeroize::Zeroizing;
 
 mod bls;
 mod dkls23;
+mod dmz21;
 mod eddsa;
 mod gg18;
-mod pending;
 
 /// Setup material held in memory, typed by the scheme that made it (which downcasts
 /// it). Secret material zeroizes itself on drop.
@@ -285,17 +285,13 @@ fn registry() -> &'static RwLock<Vec<Arc<dyn Scheme>>> {
     REGISTRY.get_or_init(|| RwLock::new(builtin()))
 }
 
-/// The schemes this build has: one line each (DMZ21 is named, not implemented yet).
+/// The schemes this build has: one line each.
 fn builtin() -> Vec<Arc<dyn Scheme>> {
     vec![
         Arc::new(gg18::Gg18),
         Arc::new(eddsa::Eddsa),
         Arc::new(bls::Bls),
-        Arc::new(pending::Pending::new(
-            Algorithm::Dmz21,
-            Curve::Secp256k1,
-            KeyType::Ecdsa,
-        )),
+        Arc::new(dmz21::Dmz21),
         Arc::new(dkls23::Dkls23),
     ]
 }

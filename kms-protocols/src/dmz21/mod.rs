@@ -11,7 +11,8 @@
 //! - [`mta`]: the CL-based MtA those rounds use;
 //! - [`online`]: the online rounds (GG18 phase 5) on a presignature;
 //! - [`refresh`]: zero-sharing re-share of the secp256k1 key;
-//! - [`key_share`]: what a holder keeps.
+//! - [`key_share`]: what a holder keeps, and `storage` its storage encoding
+//!   ([`Dmz21KeyShare::to_bytes`]).
 //!
 //! Every run is a [`crate::driver::Driver`] and names the culprit of every bad message.
 //! The protocol as implemented, round by round with every check, is in `docs/dmz21.md`.
@@ -23,6 +24,7 @@ pub mod online;
 pub mod presign;
 pub mod proofs;
 pub mod refresh;
+mod storage;
 
 pub use key_share::{Dmz21KeyShare, PartyKeys};
 pub use keygen::{start_keygen, Dmz21Keygen};

@@ -244,6 +244,77 @@ fn refresh_keeps_the_key_and_old_shares_stop_combining() {
     assert!(matches!(fault, Fault::Other(m) if m.contains("epoch")));
 }
 
+#[test]
+fn stored_shares_round_trip_and_sign() {
+    let params = test_params();
+    let restored: BTreeMap<PartyIndex, Dmz21KeyShare> = shares()
+        .iter()
+        .map(|(q, s)| {
+            let bytes = s.to_bytes(params);
+            let back = Dmz21KeyShare::from_bytes(params, &bytes).unwrap();
+            assert_eq!(back.public_key(), s.public_key());
+            assert_eq!(back.public_shares(), s.public_shares());
+            assert_eq!((back.index(), back.epoch()), (s.index(), s.epoch()));
+            assert_eq!(back.secp256k1_share().secret(), s.secp256k1_share().secret());
+            for (r, k) in back.party_keys() {
+                assert_eq!(k.cl, s.party_keys()[r].cl);
+                assert_eq!(k.elgamal, s.party_keys()[r].elgamal);
+            }
+            assert_eq!(*back.to_bytes(params), *bytes, "the encoding is deterministic");
+            let shown = format!("{back:?}");
+            assert!(shown.contains("redacted"), "{shown}");
+            (*q, back)
+        })
+        .collect();
+    // The restored shares sign (their CL keys and secrets are the ones keygen proved).
+    let signers = [p(2), p(3)];
+    let pre = run_presign(&restored, &signers, 30, honest());
+    assert!(pre.errors().is_empty(), "{:?}", pre.errors());
+    let net = run_online(pre.into_outputs(), 31, honest());
+    assert!(net.errors().is_empty(), "{:?}", net.errors());
+    assert!(k256_verifies(
+        &restored[&p(2)],
+        net.outputs().values().next().unwrap()
+    ));
+}
+
+#[test]
+fn stored_share_tampered_truncated_or_inconsistent_is_refused() {
+    let params = test_params();
+    let share = &shares()[&p(1)];
+    let bytes = share.to_bytes(params).to_vec();
+    let refused = |b: &[u8]| match Dmz21KeyShare::from_bytes(params, b) {
+        Err(ProtocolError::InvalidParameters(m)) => m,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    // Every cut, and a flip of a byte anywhere (header, secrets, another holder's CL
+    // key, checksum), is refused.
+    for cut in (0..bytes.len()).step_by(97).chain([bytes.len() - 1]) {
+        refused(&bytes[..cut]);
+    }
+    for at in (0..bytes.len()).step_by(61).chain([bytes.len() - 1]) {
+        let mut b = bytes.clone();
+        b[at] ^= 0x10;
+        refused(&b);
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    refused(&longer);
+    // Behind a valid checksum, the relations are checked too.
+    let other = &shares()[&p(2)];
+    let mut wrong_cl = share.clone();
+    wrong_cl.cl_secret = other.cl_secret.clone();
+    assert!(refused(&wrong_cl.to_bytes(params)).contains("CL secret"));
+    let mut wrong_elgamal = share.clone();
+    wrong_elgamal.elgamal_secret = other.elgamal_secret;
+    assert!(refused(&wrong_elgamal.to_bytes(params)).contains("ElGamal secret"));
+    let mut missing = share.clone();
+    missing.keys.remove(&p(3));
+    assert!(refused(&missing.to_bytes(params)).contains("cover"));
+    // Another record kind is not a DMZ21 share.
+    refused(&share.secp256k1_share().to_bytes());
+}
+
 // ---- key generation: each check, tampered, names its culprit ----
 
 #[test]
