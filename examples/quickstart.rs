@@ -50,7 +50,7 @@ fn verify(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> Result<()
                 e => Err(format!("{e:?}")),
             }
         }
-        Algorithm::Gg18 | Algorithm::Dmz21 => {
+        Algorithm::Gg18 | Algorithm::Dmz21 | Algorithm::Dkls23 => {
             use k256::ecdsa::signature::hazmat::PrehashVerifier;
             use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
             let vk = VerifyingKey::from_sec1_bytes(&pk).map_err(|e| e.to_string())?;
@@ -74,7 +74,7 @@ fn verify(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> Result<()
 
 /// The threshold-ECDSA algorithms: they sign a 32-byte hash and answer r || s || v.
 fn is_ecdsa(algorithm: Algorithm) -> bool {
-    matches!(algorithm, Algorithm::Gg18 | Algorithm::Dmz21)
+    matches!(algorithm, Algorithm::Gg18 | Algorithm::Dmz21 | Algorithm::Dkls23)
 }
 
 fn json_line(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) -> serde_json::Value {
@@ -160,6 +160,7 @@ async fn run(out: &Output) -> Result<(), Box<dyn std::error::Error>> {
         Algorithm::Bls,
         Algorithm::Gg18,
         Algorithm::Dmz21,
+        Algorithm::Dkls23,
     ] {
         let reused = existing
             .iter()
@@ -171,6 +172,12 @@ async fn run(out: &Output) -> Result<(), Box<dyn std::error::Error>> {
                     out.say(
                         "\nGG18: the holders first make their Paillier and ring-Pedersen keys (safe primes) \
                          and verify each other's proofs; this takes a few seconds, once per node.",
+                    );
+                }
+                if algorithm == Algorithm::Dkls23 {
+                    out.say(
+                        "\nDKLS23: after the DKG every pair of holders runs its oblivious-transfer setup; \
+                         signing is three rounds with no Paillier and no range proofs.",
                     );
                 }
                 if algorithm == Algorithm::Dmz21 {
