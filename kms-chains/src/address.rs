@@ -12,11 +12,13 @@ use bitcoin::{CompressedPublicKey, KnownHrp, NetworkKind};
 use serde::{Deserialize, Serialize};
 
 /// A key's addresses. Only the members of the key's kind are present; `address` is the
-/// primary one (EVM for secp256k1, Solana for Ed25519, the Eth2 public key for BLS).
+/// primary one: EVM for secp256k1, Solana for Ed25519, none for BLS (a validator key
+/// is not an account address; it is in `eth2_pubkey`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Addresses {
-    /// The primary address.
-    pub address: String,
+    /// The primary address (none for BLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     /// EIP-55 checksummed `0x…`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evm: Option<String>,
@@ -52,7 +54,7 @@ impl Addresses {
     /// // The public key of the private key 1 (the secp256k1 generator).
     /// let g = hex::decode("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798").unwrap();
     /// let a = Addresses::for_key(KeyKind::Secp256k1, &g).unwrap();
-    /// assert_eq!(a.address, "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf");
+    /// assert_eq!(a.address.as_deref(), Some("0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"));
     /// assert_eq!(a.btc_p2wpkh.as_deref(), Some("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"));
     /// ```
     pub fn for_key(kind: KeyKind, public_key: &[u8]) -> Result<Self, ChainError> {
@@ -66,7 +68,7 @@ impl Addresses {
                     .map_err(|_| ChainError::BadPublicKey("Ed25519"))?;
                 let solana = bs58::encode(key).into_string();
                 Ok(Self {
-                    address: solana.clone(),
+                    address: Some(solana.clone()),
                     solana: Some(solana),
                     ..Self::default()
                 })
@@ -77,7 +79,6 @@ impl Addresses {
                 }
                 let eth2 = crate::value::to_hex(public_key);
                 Ok(Self {
-                    address: eth2.clone(),
                     eth2_pubkey: Some(eth2),
                     ..Self::default()
                 })
@@ -108,7 +109,7 @@ fn secp256k1(public_key: &[u8]) -> Result<Addresses, ChainError> {
     let compressed = CompressedPublicKey::from_slice(key.to_encoded_point(true).as_bytes())
         .map_err(|_| ChainError::BadPublicKey("secp256k1"))?;
     Ok(Addresses {
-        address: evm.clone(),
+        address: Some(evm.clone()),
         evm: Some(evm),
         tron: Some(tron_address(&evm_raw)),
         btc_p2pkh: Some(bitcoin::Address::p2pkh(compressed, NetworkKind::Main).to_string()),

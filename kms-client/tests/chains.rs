@@ -52,7 +52,7 @@ async fn a_gg18_key_signs_what_evm_chains_ask_and_it_recovers_to_its_address() {
         .unwrap();
     let me = evm(&key);
     let a = addresses(&key).unwrap();
-    assert_eq!(a.address, me);
+    assert_eq!(a.address.as_deref(), Some(me.as_str()));
     assert!(a.btc_p2wpkh.as_deref().unwrap().starts_with("bc1q"));
 
     // EIP-191: the digest is recomputed here from the text.
