@@ -268,7 +268,9 @@ impl Prepared {
         }
         let ecdsa = |i: usize| -> Result<EcdsaSignature, ChainError> {
             let Payload::Prehash(d) = &self.payloads[i] else {
-                unreachable!("ECDSA payloads are prehashes")
+                return Err(ChainError::BadSignature(
+                    "an ECDSA signature for a message payload".into(),
+                ));
             };
             EcdsaSignature::from_service(&signatures[i], d, &verifying_key(&self.public_key)?)
         };
