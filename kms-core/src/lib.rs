@@ -15,6 +15,7 @@ pub mod error;
 pub mod evidence;
 pub mod identity;
 pub mod node;
+pub mod policy;
 pub mod ports;
 pub mod principal;
 pub mod rpc;

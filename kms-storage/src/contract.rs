@@ -351,3 +351,64 @@ pub fn fingerprint(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>, s
         })
         .collect()
 }
+
+/// The approval store: insert once, read back, compare-and-swap on the version, and of
+/// two racing updates from the same version exactly one lands.
+pub async fn approval_store_contract(s: &dyn kms_core::policy::ApprovalStore) {
+    use kms_core::policy::{ApprovalDecision, ApprovalState, PendingRequest};
+    let id = format!("req-{}", rand_core::RngCore::next_u64(&mut rand_core::OsRng));
+    let request = PendingRequest::new(
+        id.clone(),
+        "alice",
+        Some("k1".into()),
+        "sign",
+        serde_json::json!({"data": "00", "data_type": "HASH"}),
+        2,
+        vec!["big".into()],
+        1_000,
+        60_000,
+    );
+    assert!(s.get(&id).await.unwrap().is_none());
+    s.insert(&request).await.unwrap();
+    assert!(matches!(
+        s.insert(&request).await,
+        Err(StorageError::AlreadyExists(_))
+    ));
+    assert_eq!(s.get(&id).await.unwrap().as_ref(), Some(&request));
+
+    let mut bob = request.clone();
+    bob.vote("bob", ApprovalDecision::Approve, 1_001).unwrap();
+    let mut carol = request.clone();
+    carol.vote("carol", ApprovalDecision::Approve, 1_002).unwrap();
+    assert!(s.compare_and_swap(request.version, &bob).await.unwrap());
+    assert!(
+        !s.compare_and_swap(request.version, &carol).await.unwrap(),
+        "a stale version must lose"
+    );
+    assert_eq!(s.get(&id).await.unwrap().unwrap().votes, bob.votes);
+
+    // Through the retrying helper, carol's vote now lands on top of bob's.
+    let after = kms_core::policy::vote_in(s, &id, "carol", ApprovalDecision::Approve, 1_003)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.state, ApprovalState::Approved);
+    assert_eq!(s.get(&id).await.unwrap().unwrap().state, ApprovalState::Approved);
+
+    // Two instances taking the approved request: exactly one wins.
+    let (a, b) = tokio::join!(
+        kms_core::policy::update_in(s, &id, |r| r.start()),
+        kms_core::policy::update_in(s, &id, |r| r.start())
+    );
+    let wins = [a.unwrap().is_ok(), b.unwrap().is_ok()]
+        .iter()
+        .filter(|w| **w)
+        .count();
+    assert_eq!(wins, 1);
+    assert!(matches!(
+        kms_core::policy::vote_in(s, "no-such-request", "bob", ApprovalDecision::Approve, 1)
+            .await
+            .unwrap(),
+        Err(kms_core::policy::ApprovalError::NotFound(_))
+    ));
+}

@@ -32,12 +32,14 @@ pub mod pkcs11;
 #[cfg(test)]
 mod contract;
 
-pub use memory::{MemoryAuditLog, MemoryMetadataStore, MemorySecretVault, MemoryShardStore};
+pub use memory::{
+    MemoryApprovalStore, MemoryAuditLog, MemoryMetadataStore, MemorySecretVault, MemoryShardStore,
+};
 
 #[cfg(feature = "embedded")]
 pub use backup::BackupManifest;
 #[cfg(feature = "embedded")]
 pub use embedded::{
-    CoordinatorStorage, EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, EncryptedShardStore,
-    EncryptedVault, NodeStorage, NodeStorageConfig,
+    CoordinatorStorage, EmbeddedApprovalStore, EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore,
+    EncryptedShardStore, EncryptedVault, NodeStorage, NodeStorageConfig,
 };

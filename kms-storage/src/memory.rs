@@ -266,6 +266,54 @@ impl AuditLog for MemoryAuditLog {
     }
 }
 
+/// An [`ApprovalStore`](kms_core::policy::ApprovalStore) in memory: one process only
+/// (a gateway that runs as several instances uses the MySQL one).
+#[derive(Debug, Default)]
+pub struct MemoryApprovalStore {
+    requests: Mutex<BTreeMap<String, kms_core::policy::PendingRequest>>,
+}
+
+impl MemoryApprovalStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl kms_core::policy::ApprovalStore for MemoryApprovalStore {
+    async fn insert(&self, request: &kms_core::policy::PendingRequest) -> Result<(), StorageError> {
+        let mut map = lock(&self.requests)?;
+        if map.contains_key(&request.request_id) {
+            return Err(StorageError::AlreadyExists(format!(
+                "approval request {}",
+                request.request_id
+            )));
+        }
+        map.insert(request.request_id.clone(), request.clone());
+        Ok(())
+    }
+
+    async fn get(&self, request_id: &str) -> Result<Option<kms_core::policy::PendingRequest>, StorageError> {
+        Ok(lock(&self.requests)?.get(request_id).cloned())
+    }
+
+    async fn compare_and_swap(
+        &self,
+        expected_version: u64,
+        request: &kms_core::policy::PendingRequest,
+    ) -> Result<bool, StorageError> {
+        let mut map = lock(&self.requests)?;
+        match map.get_mut(&request.request_id) {
+            Some(stored) if stored.version == expected_version => {
+                *stored = request.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +323,11 @@ mod tests {
     #[tokio::test]
     async fn shard_store_contract() {
         contract::shard_store(&MemoryShardStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn approval_store_contract() {
+        contract::approval_store_contract(&MemoryApprovalStore::new()).await;
     }
 
     #[tokio::test]

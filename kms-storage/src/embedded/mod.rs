@@ -7,6 +7,7 @@
 //! crash leaves the last committed state. Its calls block (a commit syncs the
 //! file), so every call from an async method runs on tokio's blocking pool.
 
+mod approvals;
 mod audit;
 mod coordinator;
 mod metadata;
@@ -14,6 +15,7 @@ mod node;
 pub(crate) mod shards;
 mod vault;
 
+pub use approvals::EmbeddedApprovalStore;
 pub use audit::EmbeddedAuditLog;
 pub use coordinator::CoordinatorStorage;
 pub use metadata::EmbeddedMetadataStore;

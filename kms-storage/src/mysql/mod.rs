@@ -5,9 +5,11 @@
 //! `{prefix}t_kms_schema_migrations`. A table prefix lets several deployments (or
 //! parallel tests) share one database.
 
+mod approvals;
 mod audit;
 mod metadata;
 
+pub use approvals::MySqlApprovalStore;
 pub use audit::MySqlAuditLog;
 pub use metadata::MySqlMetadataStore;
 
@@ -36,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "audit_head_signature",
         include_str!("../../migrations/0004_audit_head_signature.sql"),
+    ),
+    (
+        5,
+        "approval_request",
+        include_str!("../../migrations/0005_approval_request.sql"),
     ),
 ];
 
@@ -201,6 +208,11 @@ impl MySqlStore {
         MySqlMetadataStore::new(self.clone())
     }
 
+    /// The store of requests waiting for approval (`t_kms_approval_request`).
+    pub fn approvals(&self) -> MySqlApprovalStore {
+        MySqlApprovalStore::new(self.clone())
+    }
+
     /// The audit log (`t_key_operation_log`), written by `signer`, verified before it
     /// is returned: every link, the head row's signature, and the head row against the
     /// last record (see [`MySqlAuditLog::open`]).
@@ -270,6 +282,7 @@ pub(crate) mod testdb {
                 "t_key_operation_log_head",
                 "t_kms_schema_migrations",
                 "t_kms_cluster",
+                "t_kms_approval_request",
             ] {
                 self.exec(&format!("DROP TABLE IF EXISTS `{{p}}{t}`")).await;
             }
