@@ -30,7 +30,7 @@ use crate::api::{GenerateKey, KmsApi};
 use async_trait::async_trait;
 use kms_core::coordinator::{Coordinator, CoordinatorConfig, RecoveryOptions};
 use kms_core::identity::PeerDirectory;
-use kms_core::ports::{AuditLog, MetadataStore};
+use kms_core::ports::{AuditLog, MetadataStore, NodeTransport};
 use kms_core::{KeyId, KeyMetadata, KeyStatus, KmsError, NodeId, Principal, SignatureOutput, StorageError};
 use kms_storage::CoordinatorStorage;
 use kms_transport::grpc::{GrpcNodeTransport, GrpcTransportConfig, NodeEndpoint};
@@ -60,7 +60,10 @@ pub struct GrpcClusterBuilder {
     transport: GrpcTransportConfig,
     coordinator: CoordinatorConfig,
     recovery: Option<RecoveryOptions>,
+    wrap_transport: Option<WrapTransport>,
 }
+
+type WrapTransport = Box<dyn FnOnce(Arc<GrpcNodeTransport>) -> Arc<dyn NodeTransport>>;
 
 impl GrpcClusterBuilder {
     /// Keep the coordinator's metadata and audit log in an embedded database under
@@ -108,6 +111,17 @@ impl GrpcClusterBuilder {
         self
     }
 
+    /// Put a layer between the coordinator and the gRPC transport, e.g. to inject a fault
+    /// at a chosen step of a protocol in a test. [`GrpcCluster::transport`] stays the
+    /// unwrapped transport.
+    pub fn wrap_transport(
+        mut self,
+        wrap: impl FnOnce(Arc<GrpcNodeTransport>) -> Arc<dyn NodeTransport> + 'static,
+    ) -> Self {
+        self.wrap_transport = Some(Box::new(wrap));
+        self
+    }
+
     /// Load the TLS material, open the store and run crash recovery against the nodes
     /// that answer (others are left for a later pass). No node need be up.
     pub async fn open(self) -> Result<Arc<GrpcCluster>, KmsError> {
@@ -143,7 +157,11 @@ impl GrpcClusterBuilder {
                 ))
             }
         };
-        let coordinator = Coordinator::new(node_ids, transport.clone(), metadata, audit.clone())
+        let coordinated: Arc<dyn NodeTransport> = match self.wrap_transport {
+            Some(wrap) => wrap(transport.clone()),
+            None => transport.clone(),
+        };
+        let coordinator = Coordinator::new(node_ids, coordinated, metadata, audit.clone())
             .with_config(self.coordinator)
             .with_directory(self.directory);
         let options = self.recovery.unwrap_or(RecoveryOptions {
@@ -182,6 +200,7 @@ impl GrpcCluster {
             transport: GrpcTransportConfig::default(),
             coordinator: CoordinatorConfig::default(),
             recovery: None,
+            wrap_transport: None,
         }
     }
 

@@ -78,6 +78,16 @@ pub enum DaemonError {
         /// Why.
         reason: String,
     },
+    /// A backup file could not be written or read, or is not a backup.
+    #[error("node {node}: backup file {path}: {reason}")]
+    Backup {
+        /// The node.
+        node: NodeId,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// TLS material is unusable.
     #[error("node {node}: TLS: {reason}")]
     Tls {

@@ -1,7 +1,7 @@
 //! A live `kms-node` process at the gRPC level: handshake refusals (no client
 //! certificate, a foreign CA, a node's certificate as client, the wrong server name),
 //! health (`grpc.health.v1` SERVING, NOT_SERVING while it drains), and bad input on the
-//! wire (wrong version, truncated, oversized, unknown session, a few thousand random and
+//! wire (wrong version, truncated, oversized, unknown session, 10 000 random and
 //! mutated frames): typed errors, no panic, and the node keeps serving.
 
 mod common;
@@ -222,7 +222,7 @@ async fn bad_frames_get_typed_errors_and_the_node_keeps_serving() {
     // Random and mutated frames.
     let samples = [ping.clone(), wire::encode_request(&deliver)];
     let mut rng = OsRng;
-    for i in 0..3000u32 {
+    for i in 0..10_000u32 {
         let payload = if i.is_multiple_of(3) {
             let mut b = vec![0u8; (rng.next_u32() % 256) as usize];
             rng.fill_bytes(&mut b);

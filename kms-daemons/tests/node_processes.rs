@@ -4,55 +4,9 @@
 
 mod common;
 
-use common::Devnet;
+use common::{holders, message_for, verify, Devnet};
 use kms_client::{GenerateKey, KmsClient};
-use kms_core::{Algorithm, KeyMetadata, KeyStatus, NodeId, SignatureOutput};
-
-fn verify(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) {
-    let pk = hex::decode(&key.public_key).unwrap();
-    match key.spec.algo_type {
-        Algorithm::Eddsa => {
-            let vk = ed25519_dalek::VerifyingKey::from_bytes(pk.as_slice().try_into().unwrap()).unwrap();
-            let s = ed25519_dalek::Signature::from_slice(&sig.signature).unwrap();
-            vk.verify_strict(message, &s).expect("Ed25519 signature verifies");
-        }
-        Algorithm::Bls => {
-            use blst::min_pk::{PublicKey, Signature};
-            let pk = PublicKey::key_validate(&pk).unwrap();
-            let s = Signature::sig_validate(&sig.signature, true).unwrap();
-            assert_eq!(
-                s.verify(true, message, kms_protocols::bls::SIG_DST, &[], &pk, true),
-                blst::BLST_ERROR::BLST_SUCCESS
-            );
-        }
-        Algorithm::Gg18 => {
-            use k256::ecdsa::signature::hazmat::PrehashVerifier;
-            use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
-            let vk = VerifyingKey::from_sec1_bytes(&pk).unwrap();
-            let s = Signature::from_slice(&sig.signature[..64]).unwrap();
-            assert!(s.normalize_s().is_none(), "low-s");
-            vk.verify_prehash(message, &s).unwrap();
-            let v = sig.signature[64];
-            let recovered =
-                VerifyingKey::recover_from_prehash(message, &s, RecoveryId::from_byte(v - 27).unwrap())
-                    .unwrap();
-            assert_eq!(recovered, vk);
-        }
-        other => panic!("no verifier for {other:?}"),
-    }
-}
-
-fn message_for(algorithm: Algorithm) -> Vec<u8> {
-    match algorithm {
-        // ECDSA signs a 32-byte hash.
-        Algorithm::Gg18 => vec![0x5a; 32],
-        _ => b"signed by two node daemons over gRPC".to_vec(),
-    }
-}
-
-fn holders(key: &KeyMetadata) -> Vec<NodeId> {
-    key.holders.iter().map(|h| h.node.clone()).collect()
-}
+use kms_core::{Algorithm, KeyMetadata, KeyStatus, NodeId};
 
 /// Signs with every pair of the key's holders: the third is taken out of rotation.
 async fn every_pair_signs(cluster: &kms_client::GrpcCluster, client: &KmsClient, key: &KeyMetadata) {

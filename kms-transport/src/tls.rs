@@ -32,6 +32,9 @@ pub const TRUST_DOMAIN: &str = "kms.internal";
 
 /// ALPN protocol of gRPC (HTTP/2).
 const ALPN_H2: &[u8] = b"h2";
+/// ALPN protocol of HTTP/1.1, offered by a node's server after `h2` only for the plain
+/// `GET /health` check of the spec (see `grpc::server`).
+const ALPN_HTTP1: &[u8] = b"http/1.1";
 
 /// Who a certificate belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -382,7 +385,8 @@ impl ClientCertVerifier for RoleVerifier {
 }
 
 /// The TLS configuration of a node's server: its own certificate (reloaded on change),
-/// clients must present a gateway certificate of the internal CA, TLS 1.3, ALPN `h2`.
+/// clients must present a gateway certificate of the internal CA, TLS 1.3, ALPN `h2`
+/// (and `http/1.1` for a plain HTTP `GET /health`; no gRPC call is served over it).
 pub fn node_server_config(files: &CertFiles) -> Result<rustls::ServerConfig, TlsError> {
     let verifier = RoleVerifier::gateways_only(load_roots(&files.ca)?)?;
     let resolver = ReloadingCertResolver::new(&files.cert, &files.key)?;
@@ -391,7 +395,7 @@ pub fn node_server_config(files: &CertFiles) -> Result<rustls::ServerConfig, Tls
         .map_err(|e| TlsError::Config(e.to_string()))?
         .with_client_cert_verifier(Arc::new(verifier))
         .with_cert_resolver(Arc::new(resolver));
-    cfg.alpn_protocols = vec![ALPN_H2.to_vec()];
+    cfg.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP1.to_vec()];
     Ok(cfg)
 }
 

@@ -6,7 +6,18 @@
 //!          [--password-file FILE] [--log-format text|json] [--gg18-aux-file FILE]
 //!          [--pbkdf2-iterations N] [--operator NAME]
 //! kms-node identity --node-id tss1 --home DIR [--password-file FILE]
+//! kms-node backup --out FILE --node-id tss1 --home DIR [--password-file FILE]
+//! kms-node restore --in FILE --node-id tss1 --home DIR [--password-file FILE]
+//! kms-node rotate-password --node-id tss1 --home DIR [--password-file FILE]
+//!          [--new-password-file FILE]
 //! ```
+//!
+//! `backup`, `restore` and `rotate-password` run on a stopped node (the daemon holds its
+//! database's lock) and are audited in the node's log (BACKUP_CREATE, BACKUP_RESTORE,
+//! CONFIG_CHANGE); see `kms_daemons::ops`. `restore` needs a home without a database
+//! (remove `data/NODE.redb` first) and the password the backup was made under. The new
+//! password of `rotate-password` comes from `--new-password-file`, else
+//! `KMS_NEW_DEK_PASSWORD`, else the terminal (asked twice).
 //!
 //! The DEK password comes from `--password-file` (first line), else `KMS_DEK_PASSWORD`,
 //! else the terminal. Once it serves, the daemon prints `kms-node NODE listening on ADDR`
@@ -19,12 +30,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kms_core::audit::AuditEventType;
 use kms_core::NodeId;
 use kms_daemons::node::{self, DaemonError, NodeHome};
+use kms_daemons::ops;
 use kms_transport::grpc::{NodeServer, NodeServerConfig};
 use kms_transport::tls::node_server_config;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing::{error, info};
+use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(
@@ -55,8 +68,8 @@ struct Cli {
     /// it the node generates its own (safe primes, minutes of CPU).
     #[arg(long)]
     gg18_aux_file: Option<PathBuf>,
-    /// Who started the node, for the NODE_START audit record (default: $USER).
-    #[arg(long)]
+    /// Who runs the node or the operation, for its audit record (default: $USER).
+    #[arg(long, global = true)]
     operator: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -67,7 +80,32 @@ enum Command {
     /// Unlock the storage (creating the DEK on first use) and print the node's public
     /// identity as JSON, for the cluster's peers.json.
     Identity,
+    /// Back the stopped node up into one file: the encrypted, manifest-checked backup
+    /// of its store (shards, secrets, audit log) and its wrapped DEK.
+    Backup {
+        /// The backup file to write (must not exist; 0600).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore the node from a backup file into a home without a database; every file,
+    /// the password, the manifest's MAC and every shard are checked before anything is
+    /// written.
+    Restore {
+        /// The backup file.
+        #[arg(long = "in")]
+        input: PathBuf,
+    },
+    /// Re-wrap the stopped node's DEK under a new password; the old one stops working,
+    /// shards and secrets are unchanged.
+    RotatePassword {
+        /// A file whose first line is the new password.
+        #[arg(long)]
+        new_password_file: Option<PathBuf>,
+    },
 }
+
+/// The environment variable the new password of `rotate-password` may come from.
+const NEW_PASSWORD_ENV: &str = "KMS_NEW_DEK_PASSWORD";
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
@@ -109,6 +147,81 @@ async fn identity(cli: &Cli, home: &NodeHome) -> Result<(), Failure> {
     Ok(())
 }
 
+fn operator(cli: &Cli) -> String {
+    cli.operator
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn new_password(home: &NodeHome, file: Option<&std::path::Path>) -> Result<Zeroizing<String>, Failure> {
+    if file.is_some() {
+        return Ok(node::read_password(home.node(), file)?);
+    }
+    let err = |reason: String| {
+        Failure::Daemon(DaemonError::Password {
+            node: home.node().clone(),
+            reason,
+        })
+    };
+    let password = match std::env::var(NEW_PASSWORD_ENV) {
+        Ok(p) => Zeroizing::new(p),
+        Err(_) => {
+            let prompt = |what: &str| {
+                rpassword::prompt_password(format!("{what} DEK password of {}: ", home.node()))
+                    .map(Zeroizing::new)
+                    .map_err(|e| err(format!("cannot read from the terminal: {e}")))
+            };
+            let first = prompt("New")?;
+            if *prompt("Repeat the new")? != *first {
+                return Err(err("the two new passwords differ".into()));
+            }
+            first
+        }
+    };
+    if password.is_empty() {
+        return Err(err("empty new password".into()));
+    }
+    Ok(password)
+}
+
+async fn offline(cli: &Cli, home: &NodeHome, command: &Command) -> Result<(), Failure> {
+    if let Command::Identity = command {
+        return identity(cli, home).await;
+    }
+    let password = node::read_password(home.node(), cli.password_file.as_deref())?;
+    let iterations = cli.pbkdf2_iterations;
+    let summary = |m: &kms_storage::BackupManifest| {
+        serde_json::json!({
+            "node": m.node_id,
+            "backup_id": m.backup_id,
+            "created_at_ms": m.created_at_ms,
+            "shards": m.shard_count,
+            "audit_records": m.audit_records,
+        })
+    };
+    match command {
+        Command::Identity => {}
+        Command::Backup { out } => {
+            let m = ops::backup(home, password, iterations, out, &operator(cli)).await?;
+            info!(node = %home.node(), backup = %m.backup_id, file = %out.display(), "backup written");
+            println!("{}", summary(&m));
+        }
+        Command::Restore { input } => {
+            let m = ops::restore(home, password, iterations, input, &operator(cli)).await?;
+            info!(node = %home.node(), backup = %m.backup_id, file = %input.display(), "backup restored");
+            println!("{}", summary(&m));
+        }
+        Command::RotatePassword { new_password_file } => {
+            let new = new_password(home, new_password_file.as_deref())?;
+            ops::rotate_password(home, password, new, iterations, &operator(cli)).await?;
+            info!(node = %home.node(), "DEK password rotated");
+            println!("kms-node {}: DEK password rotated", home.node());
+        }
+    }
+    Ok(())
+}
+
 async fn serve(cli: &Cli, home: &NodeHome) -> Result<(), Failure> {
     let id = home.node().clone();
     let listen = cli
@@ -140,11 +253,7 @@ async fn serve(cli: &Cli, home: &NodeHome) -> Result<(), Failure> {
         node: id.clone(),
         reason: e.to_string(),
     })?;
-    let operator = cli
-        .operator
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into());
+    let operator = operator(cli);
     node::audit_node_event(
         &opened.storage,
         AuditEventType::NodeStart,
@@ -210,7 +319,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Some(Command::Identity) => identity(&cli, &home).await,
+            Some(ref command) => offline(&cli, &home, command).await,
             None => serve(&cli, &home).await,
         }
     });

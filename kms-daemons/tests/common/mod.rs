@@ -3,9 +3,9 @@
 //! coordinator in the test's process talking to them over gRPC with mutual TLS.
 #![allow(dead_code)]
 
-use kms_client::GrpcCluster;
+use kms_client::{GrpcCluster, GrpcClusterBuilder};
 use kms_core::identity::{NodeIdentityPublic, PeerDirectory};
-use kms_core::NodeId;
+use kms_core::{Algorithm, KeyMetadata, NodeId, SignatureOutput};
 use kms_daemons::pki::{self, PkiDir};
 use kms_transport::grpc::{GrpcTransportConfig, NodeEndpoint};
 use kms_transport::tls::{CertFiles, Role};
@@ -80,6 +80,8 @@ pub struct Devnet {
     aux: BTreeMap<NodeId, PathBuf>,
     pub addrs: BTreeMap<NodeId, SocketAddr>,
     procs: BTreeMap<NodeId, Child>,
+    /// A node's own password file, once it no longer uses the common one.
+    pub password_files: BTreeMap<NodeId, PathBuf>,
     pub logs: BTreeMap<NodeId, PathBuf>,
 }
 
@@ -147,8 +149,17 @@ impl Devnet {
             aux,
             addrs: BTreeMap::new(),
             procs: BTreeMap::new(),
+            password_files: BTreeMap::new(),
             logs: BTreeMap::new(),
         }
+    }
+
+    /// The password file node `node` starts with.
+    pub fn password_file_of(&self, node: &NodeId) -> PathBuf {
+        self.password_files
+            .get(node)
+            .cloned()
+            .unwrap_or_else(|| self.password_file.clone())
     }
 
     /// Start every node and wait until each listens.
@@ -177,7 +188,7 @@ impl Devnet {
             .arg(self.home(node))
             .args(["--listen", &listen])
             .arg("--password-file")
-            .arg(&self.password_file)
+            .arg(self.password_file_of(node))
             .arg("--gg18-aux-file")
             .arg(&self.aux[node])
             .args([
@@ -283,6 +294,11 @@ impl Devnet {
 
     /// A coordinator in this process over the running nodes.
     pub async fn cluster(&self) -> Arc<GrpcCluster> {
+        self.cluster_builder().open().await.unwrap()
+    }
+
+    /// The builder of [`Devnet::cluster`], for a test that adds a layer to it.
+    pub fn cluster_builder(&self) -> GrpcClusterBuilder {
         let password = zeroize::Zeroizing::new("coordinator password".to_string());
         GrpcCluster::builder(self.endpoints(), self.gateway_files(), self.directory.clone())
             .embedded_store(self.tmp.path().join("coordinator"), password)
@@ -291,9 +307,6 @@ impl Devnet {
                 backoff_max: Duration::from_millis(500),
                 ..GrpcTransportConfig::default()
             })
-            .open()
-            .await
-            .unwrap()
     }
 }
 
@@ -304,4 +317,52 @@ impl Drop for Devnet {
             let _ = child.wait();
         }
     }
+}
+
+/// Checks a signature with the standard verifier of its algorithm (ed25519-dalek
+/// `verify_strict`, blst, k256 with low-s and the recovery id).
+pub fn verify(key: &KeyMetadata, message: &[u8], sig: &SignatureOutput) {
+    let pk = hex::decode(&key.public_key).unwrap();
+    match key.spec.algo_type {
+        Algorithm::Eddsa => {
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(pk.as_slice().try_into().unwrap()).unwrap();
+            let s = ed25519_dalek::Signature::from_slice(&sig.signature).unwrap();
+            vk.verify_strict(message, &s).expect("Ed25519 signature verifies");
+        }
+        Algorithm::Bls => {
+            use blst::min_pk::{PublicKey, Signature};
+            let pk = PublicKey::key_validate(&pk).unwrap();
+            let s = Signature::sig_validate(&sig.signature, true).unwrap();
+            assert_eq!(
+                s.verify(true, message, kms_protocols::bls::SIG_DST, &[], &pk, true),
+                blst::BLST_ERROR::BLST_SUCCESS
+            );
+        }
+        Algorithm::Gg18 => {
+            use k256::ecdsa::signature::hazmat::PrehashVerifier;
+            use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
+            let vk = VerifyingKey::from_sec1_bytes(&pk).unwrap();
+            let s = Signature::from_slice(&sig.signature[..64]).unwrap();
+            assert!(s.normalize_s().is_none(), "low-s");
+            vk.verify_prehash(message, &s).unwrap();
+            let v = sig.signature[64];
+            let recovered =
+                VerifyingKey::recover_from_prehash(message, &s, RecoveryId::from_byte(v - 27).unwrap())
+                    .unwrap();
+            assert_eq!(recovered, vk);
+        }
+        other => panic!("no verifier for {other:?}"),
+    }
+}
+
+pub fn message_for(algorithm: Algorithm) -> Vec<u8> {
+    match algorithm {
+        // ECDSA signs a 32-byte hash.
+        Algorithm::Gg18 => vec![0x5a; 32],
+        _ => b"signed by two node daemons over gRPC".to_vec(),
+    }
+}
+
+pub fn holders(key: &KeyMetadata) -> Vec<NodeId> {
+    key.holders.iter().map(|h| h.node.clone()).collect()
 }

@@ -25,4 +25,6 @@ pub mod proto {
 }
 
 pub use client::{node_channel, GrpcNodeTransport, GrpcSetupError, GrpcTransportConfig, NodeEndpoint};
-pub use server::{NodeServer, NodeServerConfig, PeerInfo, ServerError, ServerHandle, SERVICE_NAME};
+pub use server::{
+    NodeServer, NodeServerConfig, PeerInfo, ServerError, ServerHandle, HTTP_HEALTH_PATH, SERVICE_NAME,
+};

@@ -261,10 +261,24 @@ impl NodeServer {
         let drain = handle.clone();
         let drained = Arc::new(tokio::sync::Notify::new());
         let drained_tx = drained.clone();
-        let server = tonic::transport::Server::builder()
-            .concurrency_limit_per_connection(self.config.concurrency_per_connection)
-            .add_service(self.health_service)
+        // The spec's load-balancer check, `GET /health` (HTTP/1.1 or HTTP/2), answered on
+        // the same mutual-TLS port by the same router as the gRPC services: 200
+        // `{"status":"SERVING"}`, or 503 `{"status":"NOT_SERVING"}` while draining.
+        let http_health = handle.clone();
+        let router = tonic::service::Routes::new(self.health_service)
             .add_service(node_service)
+            .into_axum_router()
+            .route(
+                HTTP_HEALTH_PATH,
+                axum::routing::get(move || {
+                    let handle = http_health.clone();
+                    async move { http_health_answer(&handle) }
+                }),
+            );
+        let server = tonic::transport::Server::builder()
+            .accept_http1(true)
+            .concurrency_limit_per_connection(self.config.concurrency_per_connection)
+            .add_routes(tonic::service::Routes::from(router))
             .serve_with_incoming_shutdown(tokio_stream::wrappers::ReceiverStream::new(rx), async move {
                 shutdown.await;
                 drain.drain().await;
@@ -282,6 +296,28 @@ impl NodeServer {
         };
         accept.abort();
         Ok(result?)
+    }
+}
+
+/// Path of the plain HTTP health check on a node's port.
+pub const HTTP_HEALTH_PATH: &str = "/health";
+
+fn http_health_answer(
+    handle: &ServerHandle,
+) -> (
+    axum::http::StatusCode,
+    [(axum::http::header::HeaderName, &'static str); 1],
+    &'static str,
+) {
+    let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+    if handle.is_draining() {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            json,
+            r#"{"status":"NOT_SERVING"}"#,
+        )
+    } else {
+        (axum::http::StatusCode::OK, json, r#"{"status":"SERVING"}"#)
     }
 }
 
