@@ -12,6 +12,8 @@
 //! - [`backup`] (feature `embedded`): authenticated, manifest-checked node backups.
 //! - `mysql` (feature `mysql`): key metadata and the audit log in MySQL/MariaDB.
 //! - `pkcs11` (feature `pkcs11`): the KEK inside a PKCS#11 token (HSM).
+//! - `testing` (feature `testing`): the storage ports' contract as a test suite, run
+//!   here against every backend; run it against a store of your own.
 //!
 //! Shard content never enters a metadata store or the audit log.
 
@@ -31,6 +33,8 @@ pub mod pkcs11;
 
 #[cfg(test)]
 mod contract;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use memory::{MemoryAuditLog, MemoryMetadataStore, MemorySecretVault, MemoryShardStore};
 
