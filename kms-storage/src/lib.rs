@@ -8,7 +8,9 @@
 //! - [`memory`]: in-memory stores for the simulator and tests.
 //! - [`embedded`] (feature `embedded`, default): one redb database per node; shards
 //!   encrypted with AES-256-GCM under the node's DEK ([`crypto`], [`keyring`]);
-//!   [`NodeStorage::open`](embedded::NodeStorage::open) is how a node opens it.
+//!   [`NodeStorage::open`](embedded::NodeStorage::open) is how a node opens it, and
+//!   [`NodeHome::open`](embedded::NodeHome::open) opens a node's storage and identity
+//!   from its home directory and password (what a node daemon calls first).
 //! - [`backup`] (feature `embedded`): authenticated, manifest-checked node backups.
 //! - `mysql` (feature `mysql`): key metadata and the audit log in MySQL/MariaDB.
 //! - `pkcs11` (feature `pkcs11`): the KEK inside a PKCS#11 token (HSM).
@@ -43,5 +45,5 @@ pub use backup::BackupManifest;
 #[cfg(feature = "embedded")]
 pub use embedded::{
     CoordinatorStorage, EmbeddedAuditLog, EmbeddedDb, EmbeddedMetadataStore, EncryptedShardStore,
-    EncryptedVault, NodeStorage, NodeStorageConfig,
+    EncryptedVault, HomeError, NodeHome, NodeStorage, NodeStorageConfig, OpenedHome,
 };

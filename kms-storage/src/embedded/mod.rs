@@ -9,6 +9,7 @@
 
 mod audit;
 mod coordinator;
+pub mod home;
 mod metadata;
 mod node;
 pub(crate) mod shards;
@@ -16,6 +17,7 @@ mod vault;
 
 pub use audit::EmbeddedAuditLog;
 pub use coordinator::CoordinatorStorage;
+pub use home::{HomeError, NodeHome, OpenedHome};
 pub use metadata::EmbeddedMetadataStore;
 pub use node::{NodeStorage, NodeStorageConfig};
 pub use shards::EncryptedShardStore;
