@@ -2,6 +2,8 @@
 //! simulator for researchers, the test bed, and the quickstart's engine.
 
 use crate::api::{GenerateKey, KmsApi};
+use crate::idempotency::{fingerprint, Answer, IdempotencyStore};
+use crate::types::{IdempotencyKey, SignInput};
 use async_trait::async_trait;
 use futures::future::join_all;
 use kms_core::audit::{AuditEvent, AuditEventType, AuditResult};
@@ -310,6 +312,7 @@ impl InProcessClusterBuilder {
             bus,
             coordinator,
             audit,
+            idempotency: IdempotencyStore::new(),
         })
     }
 }
@@ -320,6 +323,8 @@ pub struct InProcessCluster {
     bus: Arc<InMemoryBus>,
     coordinator: Coordinator,
     audit: Arc<dyn AuditLog>,
+    /// Answers of mutating calls under idempotency keys, by principal (24 h, memory).
+    idempotency: IdempotencyStore,
 }
 
 impl InProcessCluster {
@@ -445,5 +450,52 @@ impl KmsApi for InProcessCluster {
     }
     async fn refresh(&self, principal: &Principal, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
         self.coordinator.refresh(principal, key_id).await
+    }
+
+    async fn generate_key_idempotent(
+        &self,
+        principal: &Principal,
+        key: &IdempotencyKey,
+        request: GenerateKey,
+    ) -> Result<KeyMetadata, KmsError> {
+        let spec = format!("{:?}", request);
+        let fp = fingerprint("generate_key", &[spec.as_bytes()]);
+        let answer = self
+            .idempotency
+            .run(principal.user_id(), key, fp, || async {
+                self.generate_key(principal, request).await.map(Answer::Key)
+            })
+            .await?;
+        match answer {
+            Answer::Key(meta) => Ok(meta),
+            Answer::Signature(_) => Err(KmsError::IdempotencyConflict {
+                key: key.as_str().to_string(),
+            }),
+        }
+    }
+
+    async fn sign_idempotent(
+        &self,
+        principal: &Principal,
+        key: &IdempotencyKey,
+        key_id: &KeyId,
+        input: &SignInput,
+    ) -> Result<SignatureOutput, KmsError> {
+        let kind = [input.kind() as u8];
+        let fp = fingerprint("sign", &[key_id.as_str().as_bytes(), &kind, input.as_bytes()]);
+        let answer = self
+            .idempotency
+            .run(principal.user_id(), key, fp, || async {
+                self.sign_input(principal, key_id, input)
+                    .await
+                    .map(Answer::Signature)
+            })
+            .await?;
+        match answer {
+            Answer::Signature(sig) => Ok(sig),
+            Answer::Key(_) => Err(KmsError::IdempotencyConflict {
+                key: key.as_str().to_string(),
+            }),
+        }
     }
 }

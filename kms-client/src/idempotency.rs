@@ -105,7 +105,20 @@ impl IdempotencyStore {
             }
             entry.answer.clone()
         };
-        cell.get_or_try_init(op).await.cloned()
+        let result = cell.get_or_try_init(op).await.cloned();
+        if result.is_err() {
+            // A failure keeps nothing: not even the request's fingerprint, so the key
+            // is free for any request again.
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            let slot = (principal.to_string(), key.as_str().to_string());
+            if entries
+                .get(&slot)
+                .is_some_and(|e| Arc::ptr_eq(&e.answer, &cell) && !e.answer.initialized())
+            {
+                entries.remove(&slot);
+            }
+        }
+        result
     }
 
     /// How many answers are kept (expired ones are dropped at the next call).
@@ -184,7 +197,9 @@ mod tests {
         let key = IdempotencyKey::new("k-2").unwrap();
         let fp = fingerprint("generate_key", &[b"EDDSA"]);
         let failed = store
-            .run("alice", &key, fp, || async { Err(KmsError::InvalidRequest("down".into())) })
+            .run("alice", &key, fp, || async {
+                Err(KmsError::InvalidRequest("down".into()))
+            })
             .await;
         assert!(failed.is_err());
         let runs = AtomicUsize::new(0);
@@ -202,7 +217,10 @@ mod tests {
 
     #[test]
     fn fingerprints_are_unambiguous() {
-        assert_ne!(fingerprint("sign", &[b"ab", b"c"]), fingerprint("sign", &[b"a", b"bc"]));
+        assert_ne!(
+            fingerprint("sign", &[b"ab", b"c"]),
+            fingerprint("sign", &[b"a", b"bc"])
+        );
         assert_ne!(fingerprint("sign", &[b"x"]), fingerprint("generate_key", &[b"x"]));
     }
 }

@@ -28,10 +28,13 @@ mod api;
 mod chains;
 #[cfg(feature = "simulator")]
 mod cluster;
+#[cfg(any(feature = "simulator", feature = "grpc"))]
+pub mod idempotency;
 #[cfg(feature = "grpc")]
 mod remote;
+mod types;
 
-pub use api::{GenerateKey, KmsApi, KmsClient};
+pub use api::{GenerateKey, KmsApi, KmsClient, Signed};
 #[cfg(feature = "chains")]
 pub use chains::{addresses, key_kind, ChainSignError};
 #[cfg(feature = "simulator")]
@@ -41,3 +44,4 @@ pub use kms_chains;
 pub use kms_core::Principal;
 #[cfg(feature = "grpc")]
 pub use remote::{GrpcCluster, GrpcClusterBuilder};
+pub use types::{EcdsaSignature, EncodingError, IdempotencyKey, PublicKey, SignInput, Signature};

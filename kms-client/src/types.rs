@@ -195,7 +195,9 @@ impl EcdsaSignature {
     /// `v` 27..=30 (recovery ids 0..=3; 0 and 1 in practice).
     pub fn from_rsv(bytes: &[u8]) -> Result<Self, EncodingError> {
         const WHAT: &str = "ECDSA signature";
-        let arr: [u8; 65] = bytes.try_into().map_err(|_| length(WHAT, "65 (r || s || v)", bytes.len()))?;
+        let arr: [u8; 65] = bytes
+            .try_into()
+            .map_err(|_| length(WHAT, "65 (r || s || v)", bytes.len()))?;
         let sig = k256::ecdsa::Signature::from_slice(&arr[..64])
             .map_err(|_| invalid(WHAT, "r or s is zero or not below the group order"))?;
         if sig.normalize_s().is_some() {
@@ -261,7 +263,9 @@ impl Signature {
     pub fn ed25519(bytes: &[u8]) -> Result<Self, EncodingError> {
         const WHAT: &str = "Ed25519 signature";
         let arr: [u8; 64] = bytes.try_into().map_err(|_| length(WHAT, "64", bytes.len()))?;
-        let s: [u8; 32] = arr[32..].try_into().map_err(|_| length(WHAT, "64", bytes.len()))?;
+        let s: [u8; 32] = arr[32..]
+            .try_into()
+            .map_err(|_| length(WHAT, "64", bytes.len()))?;
         if bool::from(curve25519_dalek::Scalar::from_canonical_bytes(s).is_none()) {
             return Err(invalid(WHAT, "S is not below the group order"));
         }
@@ -340,7 +344,9 @@ impl SignInput {
 
     /// A 32-byte prehash; anything else is refused.
     pub fn prehash(bytes: &[u8]) -> Result<Self, EncodingError> {
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| length("prehash", "32", bytes.len()))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| length("prehash", "32", bytes.len()))?;
         Ok(SignInput::Prehash(arr))
     }
 

@@ -102,18 +102,34 @@ where
 pub async fn shard_store_basics(s: &dyn ShardStore) {
     let k1 = key("contract-k1");
     let k2 = key("contract-k2");
-    assert!(current(s, &k1).await.is_none(), "contract: a fresh store is empty");
-    assert!(s.list().await.unwrap().is_empty(), "contract: a fresh store lists nothing");
-    assert!(!s.delete(&k1).await.unwrap(), "contract: delete of nothing is false");
+    assert!(
+        current(s, &k1).await.is_none(),
+        "contract: a fresh store is empty"
+    );
+    assert!(
+        s.list().await.unwrap().is_empty(),
+        "contract: a fresh store lists nothing"
+    );
+    assert!(
+        !s.delete(&k1).await.unwrap(),
+        "contract: delete of nothing is false"
+    );
     assert!(s.staged(&k1).await.unwrap().is_none());
 
     s.put(&k1, &shard(1, 0xA1)).await.unwrap();
     is_current(current(s, &k1).await, &shard(1, 0xA1), "put then get");
     assert!(
-        matches!(s.put(&k1, &shard(1, 0xEE)).await, Err(StorageError::AlreadyExists(_))),
+        matches!(
+            s.put(&k1, &shard(1, 0xEE)).await,
+            Err(StorageError::AlreadyExists(_))
+        ),
         "contract: a second put of a key is AlreadyExists"
     );
-    is_current(current(s, &k1).await, &shard(1, 0xA1), "a refused put changes nothing");
+    is_current(
+        current(s, &k1).await,
+        &shard(1, 0xA1),
+        "a refused put changes nothing",
+    );
     // Listed in key order, whatever the insertion order.
     s.put(&k2, &shard(1, 0xB1)).await.unwrap();
     s.put(&key("contract-k0"), &shard(1, 0xB0)).await.unwrap();
@@ -134,32 +150,56 @@ pub async fn shard_store_staging(s: &dyn ShardStore) {
 
     // Staging leaves the current version in place until commit.
     s.stage(&k1, &S1, &shard(2, 0xA2)).await.unwrap();
-    is_current(current(s, &k1).await, &shard(1, 0xA1), "a staged version is not current");
+    is_current(
+        current(s, &k1).await,
+        &shard(1, 0xA1),
+        "a staged version is not current",
+    );
     assert!(
         matches!(s.commit_staged(&k1, &S1, 3).await, Err(StorageError::NotFound(_))),
         "contract: a commit naming another version is NotFound"
     );
-    is_current(current(s, &k1).await, &shard(1, 0xA1), "a refused commit changes nothing");
+    is_current(
+        current(s, &k1).await,
+        &shard(1, 0xA1),
+        "a refused commit changes nothing",
+    );
     s.commit_staged(&k1, &S1, 2).await.unwrap();
-    is_current(current(s, &k1).await, &shard(2, 0xA2), "commit makes the staged version current");
+    is_current(
+        current(s, &k1).await,
+        &shard(2, 0xA2),
+        "commit makes the staged version current",
+    );
     assert!(
         matches!(s.commit_staged(&k1, &S1, 2).await, Err(StorageError::NotFound(_))),
         "contract: a second commit is NotFound"
     );
-    assert!(s.staged(&k1).await.unwrap().is_none(), "contract: nothing staged after commit");
+    assert!(
+        s.staged(&k1).await.unwrap().is_none(),
+        "contract: nothing staged after commit"
+    );
     is_current(current(s, &k2).await, &shard(1, 0xB1), "other keys are untouched");
 
     // A staged version must be newer than the current one.
     assert!(
-        matches!(s.stage(&k1, &S1, &shard(2, 0xEE)).await, Err(StorageError::AlreadyExists(_))),
+        matches!(
+            s.stage(&k1, &S1, &shard(2, 0xEE)).await,
+            Err(StorageError::AlreadyExists(_))
+        ),
         "contract: staging the current version is AlreadyExists"
     );
     assert!(
-        matches!(s.stage(&k1, &S1, &shard(1, 0xEE)).await, Err(StorageError::AlreadyExists(_))),
+        matches!(
+            s.stage(&k1, &S1, &shard(1, 0xEE)).await,
+            Err(StorageError::AlreadyExists(_))
+        ),
         "contract: staging an older version is AlreadyExists"
     );
     assert!(
-        matches!(s.stage(&missing, &S1, &shard(2, 0xEE)).await, Err(StorageError::NotFound(_))),
+        matches!(
+            s.stage(&missing, &S1, &shard(2, 0xEE)).await,
+            Err(StorageError::NotFound(_))
+        ),
         "contract: staging a key without a shard is NotFound"
     );
 
@@ -167,8 +207,15 @@ pub async fn shard_store_staging(s: &dyn ShardStore) {
     s.stage(&k1, &S1, &shard(3, 0xA3)).await.unwrap();
     s.discard_staged(&k1, &S1).await.unwrap();
     s.discard_staged(&k1, &S1).await.unwrap();
-    assert!(matches!(s.commit_staged(&k1, &S1, 3).await, Err(StorageError::NotFound(_))));
-    is_current(current(s, &k1).await, &shard(2, 0xA2), "discard keeps the current version");
+    assert!(matches!(
+        s.commit_staged(&k1, &S1, 3).await,
+        Err(StorageError::NotFound(_))
+    ));
+    is_current(
+        current(s, &k1).await,
+        &shard(2, 0xA2),
+        "discard keeps the current version",
+    );
 
     // A later stage replaces an earlier one; versions may skip.
     s.stage(&k1, &S1, &shard(5, 0xA5)).await.unwrap();
@@ -178,7 +225,11 @@ pub async fn shard_store_staging(s: &dyn ShardStore) {
         "contract: a replaced staged version cannot be committed"
     );
     s.commit_staged(&k1, &S1, 6).await.unwrap();
-    is_current(current(s, &k1).await, &shard(6, 0xA6), "the later stage is committed");
+    is_current(
+        current(s, &k1).await,
+        &shard(6, 0xA6),
+        "the later stage is committed",
+    );
 }
 
 /// Delete removes current and staged versions on one store.
@@ -188,10 +239,22 @@ pub async fn shard_store_delete(s: &dyn ShardStore) {
     s.put(&k1, &shard(1, 0xA1)).await.unwrap();
     s.put(&k2, &shard(1, 0xB1)).await.unwrap();
     s.stage(&k1, &S1, &shard(7, 0xA7)).await.unwrap();
-    assert!(s.delete(&k1).await.unwrap(), "contract: delete of a shard is true");
-    assert!(current(s, &k1).await.is_none(), "contract: a deleted shard is gone");
-    assert!(s.staged(&k1).await.unwrap().is_none(), "contract: delete drops the staged version");
-    assert!(!s.delete(&k1).await.unwrap(), "contract: a second delete is false");
+    assert!(
+        s.delete(&k1).await.unwrap(),
+        "contract: delete of a shard is true"
+    );
+    assert!(
+        current(s, &k1).await.is_none(),
+        "contract: a deleted shard is gone"
+    );
+    assert!(
+        s.staged(&k1).await.unwrap().is_none(),
+        "contract: delete drops the staged version"
+    );
+    assert!(
+        !s.delete(&k1).await.unwrap(),
+        "contract: a second delete is false"
+    );
     assert_eq!(s.list().await.unwrap(), vec![k2.clone()]);
     // A new first version after delete does not revive the old staged one.
     s.put(&k1, &shard(1, 0xC1)).await.unwrap();
@@ -213,7 +276,10 @@ pub async fn shard_store_sessions(s: &dyn ShardStore) {
     s.stage(&k2, &S1, &shard(2, 0xB2)).await.unwrap();
     let (by, staged) = s.staged(&k2).await.unwrap().expect("contract: staged");
     assert_eq!(by, S1, "contract: the staged record names its session");
-    assert!(same(&staged, &shard(2, 0xB2)), "contract: the staged record is the staged shard");
+    assert!(
+        same(&staged, &shard(2, 0xB2)),
+        "contract: the staged record is the staged shard"
+    );
     assert!(
         matches!(s.commit_staged(&k2, &S2, 2).await, Err(StorageError::Conflict(_))),
         "contract: another session's commit is Conflict"
@@ -222,8 +288,15 @@ pub async fn shard_store_sessions(s: &dyn ShardStore) {
         matches!(s.discard_staged(&k2, &S2).await, Err(StorageError::Conflict(_))),
         "contract: another session's discard is Conflict"
     );
-    is_current(current(s, &k2).await, &shard(1, 0xB1), "refused commit/discard change nothing");
-    assert!(s.staged(&k2).await.unwrap().is_some(), "contract: kept for its own session");
+    is_current(
+        current(s, &k2).await,
+        &shard(1, 0xB1),
+        "refused commit/discard change nothing",
+    );
+    assert!(
+        s.staged(&k2).await.unwrap().is_some(),
+        "contract: kept for its own session"
+    );
     // A later run (the lease admits one at a time) replaces an abandoned staged version.
     s.stage(&k2, &S2, &shard(2, 0xC2)).await.unwrap();
     assert!(
@@ -231,7 +304,11 @@ pub async fn shard_store_sessions(s: &dyn ShardStore) {
         "contract: the abandoned session can no longer commit"
     );
     s.commit_staged(&k2, &S2, 2).await.unwrap();
-    is_current(current(s, &k2).await, &shard(2, 0xC2), "the later session's version");
+    is_current(
+        current(s, &k2).await,
+        &shard(2, 0xC2),
+        "the later session's version",
+    );
     assert!(s.staged(&k2).await.unwrap().is_none());
     s.discard_staged(&k2, &S1).await.unwrap();
 }
@@ -239,7 +316,9 @@ pub async fn shard_store_sessions(s: &dyn ShardStore) {
 /// Shard bytes and algorithm round-trip exactly (every byte value, a large share, one
 /// algorithm per key), on one store.
 pub async fn shard_store_bytes(s: &dyn ShardStore) {
-    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8 ^ (i >> 11) as u8).collect();
+    let big: Vec<u8> = (0..200_000u32)
+        .map(|i| (i % 251) as u8 ^ (i >> 11) as u8)
+        .collect();
     let records = [
         (
             key("contract-bytes-all"),
@@ -353,14 +432,22 @@ pub async fn metadata_store(s: &dyn MetadataStore, tag: &str) {
         shard_count: 5,
         threshold: 3,
     };
-    assert_eq!(s.get(&a.key_id).await.unwrap(), None, "contract: unknown key is None");
+    assert_eq!(
+        s.get(&a.key_id).await.unwrap(),
+        None,
+        "contract: unknown key is None"
+    );
     s.insert(&a).await.unwrap();
     s.insert(&b).await.unwrap();
     assert!(
         matches!(s.insert(&a).await, Err(StorageError::AlreadyExists(_))),
         "contract: a second insert is AlreadyExists"
     );
-    assert_eq!(s.get(&a.key_id).await.unwrap(), Some(a.clone()), "contract: insert then get");
+    assert_eq!(
+        s.get(&a.key_id).await.unwrap(),
+        Some(a.clone()),
+        "contract: insert then get"
+    );
     assert_eq!(s.get(&b.key_id).await.unwrap(), Some(b.clone()));
 
     let mut a2 = a.clone();
@@ -407,13 +494,21 @@ pub async fn metadata_store(s: &dyn MetadataStore, tag: &str) {
     a2.lease = None;
     s.update(&a2).await.unwrap();
     a2.revision += 1;
-    assert_eq!(s.get(&a.key_id).await.unwrap(), Some(a2.clone()), "contract: a lease is cleared");
+    assert_eq!(
+        s.get(&a.key_id).await.unwrap(),
+        Some(a2.clone()),
+        "contract: a lease is cleared"
+    );
     let ghost = metadata(tag, 3);
     assert!(
         matches!(s.update(&ghost).await, Err(StorageError::NotFound(_))),
         "contract: an update of an unknown key is NotFound"
     );
-    assert_eq!(s.get(&ghost.key_id).await.unwrap(), None, "contract: a refused update inserts nothing");
+    assert_eq!(
+        s.get(&ghost.key_id).await.unwrap(),
+        None,
+        "contract: a refused update inserts nothing"
+    );
 
     let mut listed: Vec<KeyMetadata> = s
         .list()
@@ -425,15 +520,25 @@ pub async fn metadata_store(s: &dyn MetadataStore, tag: &str) {
     listed.sort_by(|x, y| x.key_id.cmp(&y.key_id));
     assert_eq!(listed, vec![a2.clone(), b.clone()], "contract: list is every key");
 
-    assert!(s.delete(&a.key_id).await.unwrap(), "contract: delete of a key is true");
-    assert!(!s.delete(&a.key_id).await.unwrap(), "contract: a second delete is false");
+    assert!(
+        s.delete(&a.key_id).await.unwrap(),
+        "contract: delete of a key is true"
+    );
+    assert!(
+        !s.delete(&a.key_id).await.unwrap(),
+        "contract: a second delete is false"
+    );
     assert_eq!(s.get(&a.key_id).await.unwrap(), None);
     assert!(s.delete(&b.key_id).await.unwrap());
 }
 
 /// The cluster id on one fresh store: absent, then the first recorded one sticks.
 pub async fn metadata_cluster_id(s: &dyn MetadataStore) {
-    assert_eq!(s.cluster_id().await.unwrap(), None, "contract: a fresh store has no cluster id");
+    assert_eq!(
+        s.cluster_id().await.unwrap(),
+        None,
+        "contract: a fresh store has no cluster id"
+    );
     let first = ClusterId::parse("cluster-one").unwrap();
     let second = ClusterId::parse("cluster-two").unwrap();
     assert_eq!(s.init_cluster_id(&first).await.unwrap(), first);
@@ -520,24 +625,45 @@ where
 
 /// Named secrets on one empty vault: put, replace, get, delete.
 pub async fn secret_vault(v: &dyn SecretVault) {
-    assert!(v.get_secret("contract/a").await.unwrap().is_none(), "contract: a fresh vault is empty");
-    assert!(!v.delete_secret("contract/a").await.unwrap(), "contract: delete of nothing is false");
+    assert!(
+        v.get_secret("contract/a").await.unwrap().is_none(),
+        "contract: a fresh vault is empty"
+    );
+    assert!(
+        !v.delete_secret("contract/a").await.unwrap(),
+        "contract: delete of nothing is false"
+    );
     let all: Vec<u8> = (0..=255u8).collect();
     v.put_secret("contract/a", &all).await.unwrap();
     v.put_secret("contract/b", b"").await.unwrap();
-    assert_eq!(v.get_secret("contract/a").await.unwrap().as_deref(), Some(&all), "contract: exact bytes");
     assert_eq!(
-        v.get_secret("contract/b").await.unwrap().as_deref().map(|b| b.len()),
+        v.get_secret("contract/a").await.unwrap().as_deref(),
+        Some(&all),
+        "contract: exact bytes"
+    );
+    assert_eq!(
+        v.get_secret("contract/b")
+            .await
+            .unwrap()
+            .as_deref()
+            .map(|b| b.len()),
         Some(0),
         "contract: an empty secret is stored"
     );
     v.put_secret("contract/a", b"replaced").await.unwrap();
     assert_eq!(
-        v.get_secret("contract/a").await.unwrap().as_deref().map(|b| b.to_vec()),
+        v.get_secret("contract/a")
+            .await
+            .unwrap()
+            .as_deref()
+            .map(|b| b.to_vec()),
         Some(b"replaced".to_vec()),
         "contract: put replaces"
     );
-    assert!(v.delete_secret("contract/a").await.unwrap(), "contract: delete of a secret is true");
+    assert!(
+        v.delete_secret("contract/a").await.unwrap(),
+        "contract: delete of a secret is true"
+    );
     assert!(v.get_secret("contract/a").await.unwrap().is_none());
     assert!(
         v.get_secret("contract/b").await.unwrap().is_some(),

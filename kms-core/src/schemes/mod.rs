@@ -410,7 +410,10 @@ mod input_kind_tests {
             }
         }
         assert_eq!(scheme(Algorithm::Gg18).unwrap().input_kind(), InputKind::Prehash);
-        assert_eq!(scheme(Algorithm::Dkls23).unwrap().input_kind(), InputKind::Prehash);
+        assert_eq!(
+            scheme(Algorithm::Dkls23).unwrap().input_kind(),
+            InputKind::Prehash
+        );
         assert_eq!(scheme(Algorithm::Dmz21).unwrap().input_kind(), InputKind::Prehash);
         assert_eq!(scheme(Algorithm::Eddsa).unwrap().input_kind(), InputKind::Message);
         assert_eq!(scheme(Algorithm::Bls).unwrap().input_kind(), InputKind::Message);

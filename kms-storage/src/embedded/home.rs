@@ -176,8 +176,8 @@ impl NodeHome {
     /// [`NodeStorage::open`]). Blocks for the PBKDF2 derivation: from async code use
     /// [`NodeHome::open_async`].
     pub fn open(&self, password: &Zeroizing<String>, iterations: u32) -> Result<OpenedHome, HomeError> {
-        let storage = NodeStorage::open(self.storage_config(iterations), password)
-            .map_err(|e| self.storage_err(e))?;
+        let storage =
+            NodeStorage::open(self.storage_config(iterations), password).map_err(|e| self.storage_err(e))?;
         Ok(Self::identified(storage))
     }
 
@@ -254,14 +254,21 @@ mod tests {
         assert!(h.certs_dir().join("tss1.dek").exists());
         assert!(h.data_dir().join("tss1.redb").exists());
         let k = crate::testing::key("home-key");
-        first.storage.shards().put(&k, &crate::testing::shard(1, 9)).await.unwrap();
+        first
+            .storage
+            .shards()
+            .put(&k, &crate::testing::shard(1, 9))
+            .await
+            .unwrap();
         let public = first.identity.public();
         drop(first);
         let again = h.open(&pw("pw one"), MIN_PBKDF2_ITERATIONS).unwrap();
         assert_eq!(again.identity.public(), public, "the identity comes from the DEK");
         assert!(again.storage.shards().get(&k).await.unwrap().is_some());
         // Another node's home has another identity.
-        let other = home(dir.path(), "tss2").open(&pw("pw one"), MIN_PBKDF2_ITERATIONS).unwrap();
+        let other = home(dir.path(), "tss2")
+            .open(&pw("pw one"), MIN_PBKDF2_ITERATIONS)
+            .unwrap();
         assert_ne!(other.identity.public(), public);
         let shown = format!("{again:?}");
         assert!(shown.contains("tss1") && !shown.contains("pw one"), "{shown}");
@@ -273,7 +280,10 @@ mod tests {
         let h = home(dir.path(), "tss3");
         drop(h.open_async(pw("right"), MIN_PBKDF2_ITERATIONS).await.unwrap());
         let before = crate::contract::fingerprint(h.root());
-        let err = h.open_async(pw("wrong"), MIN_PBKDF2_ITERATIONS).await.unwrap_err();
+        let err = h
+            .open_async(pw("wrong"), MIN_PBKDF2_ITERATIONS)
+            .await
+            .unwrap_err();
         assert!(err.is_wrong_password(), "{err}");
         assert!(err.to_string().starts_with("node tss3: storage:"), "{err}");
         assert!(!err.to_string().contains("wrong\""), "{err}");
@@ -291,17 +301,28 @@ mod tests {
             .identity
             .public();
         let missing = h.load_peers(&me).unwrap_err();
-        assert!(matches!(&missing, HomeError::Peers { path, .. } if *path == h.peers_file()), "{missing}");
+        assert!(
+            matches!(&missing, HomeError::Peers { path, .. } if *path == h.peers_file()),
+            "{missing}"
+        );
         let write = |entries: Vec<NodeIdentityPublic>| {
             let d = PeerDirectory::new(entries);
             std::fs::write(h.peers_file(), serde_json::to_vec(&d).unwrap()).unwrap();
         };
         write(vec![other.clone()]);
-        assert!(h.load_peers(&me).unwrap_err().to_string().contains("no entry for this node"));
+        assert!(h
+            .load_peers(&me)
+            .unwrap_err()
+            .to_string()
+            .contains("no entry for this node"));
         let mut forged = me.clone();
         forged.dh_public = other.dh_public;
         write(vec![forged, other.clone()]);
-        assert!(h.load_peers(&me).unwrap_err().to_string().contains("not its identity"));
+        assert!(h
+            .load_peers(&me)
+            .unwrap_err()
+            .to_string()
+            .contains("not its identity"));
         std::fs::write(h.peers_file(), b"{not json").unwrap();
         assert!(matches!(h.load_peers(&me), Err(HomeError::Peers { .. })));
         write(vec![me.clone(), other.clone()]);
