@@ -1,5 +1,6 @@
 //! The client API and the trait its backends implement.
 
+use crate::types::{IdempotencyKey, PublicKey, SignInput, Signature};
 use async_trait::async_trait;
 use kms_core::{
     Algorithm, KeyId, KeyMetadata, KeySpec, KeyStatus, KmsError, Principal, ShardProperties, SignatureOutput,
@@ -66,6 +67,91 @@ pub trait KmsApi: Send + Sync {
     ) -> Result<KeyMetadata, KmsError>;
     /// Refresh a key's shards.
     async fn refresh(&self, principal: &Principal, key_id: &KeyId) -> Result<KeyMetadata, KmsError>;
+
+    /// Sign a typed input. The kind (message or prehash) is checked against the key's
+    /// scheme ([`kms_core::schemes::Scheme::input_kind`]) before any protocol starts.
+    async fn sign_input(
+        &self,
+        principal: &Principal,
+        key_id: &KeyId,
+        input: &SignInput,
+    ) -> Result<SignatureOutput, KmsError> {
+        check_input(&self.get_key(key_id).await?, input)?;
+        self.sign(principal, key_id, input.as_bytes()).await
+    }
+
+    /// [`KmsApi::generate_key`] under an idempotency key: the same key and request
+    /// answer the first answer again, the same key with another request is
+    /// [`KmsError::IdempotencyConflict`]. A backend that keeps no idempotency store
+    /// answers [`KmsError::Unsupported`].
+    async fn generate_key_idempotent(
+        &self,
+        _principal: &Principal,
+        _key: &IdempotencyKey,
+        _request: GenerateKey,
+    ) -> Result<KeyMetadata, KmsError> {
+        Err(KmsError::Unsupported(
+            "idempotency keys (this backend keeps none)".into(),
+        ))
+    }
+
+    /// [`KmsApi::sign_input`] under an idempotency key (see
+    /// [`KmsApi::generate_key_idempotent`]).
+    async fn sign_idempotent(
+        &self,
+        _principal: &Principal,
+        _key: &IdempotencyKey,
+        _key_id: &KeyId,
+        _input: &SignInput,
+    ) -> Result<SignatureOutput, KmsError> {
+        Err(KmsError::Unsupported(
+            "idempotency keys (this backend keeps none)".into(),
+        ))
+    }
+}
+
+/// Refuse an input of the wrong kind for the key's scheme (an ECDSA key given a
+/// message, an EdDSA key given a prehash), naming the key and both kinds.
+pub fn check_input(meta: &KeyMetadata, input: &SignInput) -> Result<(), KmsError> {
+    let algorithm = meta.spec.algo_type;
+    let wants = kms_core::schemes::scheme(algorithm)?.input_kind();
+    if wants != input.kind() {
+        return Err(KmsError::InvalidRequest(format!(
+            "key {} ({algorithm}) signs {}, not {}",
+            meta.key_id,
+            wants.describe(),
+            input.kind().describe()
+        )));
+    }
+    Ok(())
+}
+
+/// A signature as a typed value, with who made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signed {
+    /// The key that signed.
+    pub key_id: KeyId,
+    /// Its algorithm.
+    pub algorithm: Algorithm,
+    /// The signature, checked in its standard encoding.
+    pub signature: Signature,
+    /// The nodes whose shards signed.
+    pub signers: Vec<kms_core::NodeId>,
+}
+
+impl Signed {
+    fn from_output(out: SignatureOutput) -> Result<Self, KmsError> {
+        let curve = out.algorithm.curve()?;
+        let signature = Signature::from_bytes(curve, &out.signature).map_err(|e| {
+            KmsError::InvalidRequest(format!("the backend's signature for key {}: {e}", out.key_id))
+        })?;
+        Ok(Self {
+            key_id: out.key_id,
+            algorithm: out.algorithm,
+            signature,
+            signers: out.signers,
+        })
+    }
 }
 
 /// The client: a thin, cloneable handle over a backend, acting for one principal.
@@ -142,5 +228,59 @@ impl KmsClient {
     /// Refresh a key's shards (same public key, new shares).
     pub async fn refresh(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
         self.backend.refresh(&self.principal, key_id).await
+    }
+
+    /// A key's public key as a typed, checked value.
+    pub async fn public_key(&self, key_id: &KeyId) -> Result<PublicKey, KmsError> {
+        let meta = self.backend.get_key(key_id).await?;
+        PublicKey::from_hex(meta.spec.curve, &meta.public_key)
+            .map_err(|e| KmsError::InvalidRequest(format!("the backend's public key for key {key_id}: {e}")))
+    }
+
+    /// Sign a typed input ([`SignInput::message`] for EdDSA and BLS keys,
+    /// [`SignInput::prehash`] for ECDSA keys); the answer is a checked [`Signature`].
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "simulator")]
+    /// # async fn demo() -> Result<(), kms_core::KmsError> {
+    /// use kms_client::{GenerateKey, InProcessCluster, KmsClient, SignInput, Signature};
+    /// use kms_core::Algorithm;
+    /// let client = KmsClient::new(InProcessCluster::builder().build());
+    /// let key = client.generate_key(GenerateKey::new(Algorithm::Dkls23)).await?;
+    /// let signed = client.sign_input(&key.key_id, SignInput::prehash(&[7u8; 32])?).await?;
+    /// if let Signature::Ecdsa(sig) = signed.signature {
+    ///     println!("r={:x?} s={:x?} recovery id {}", sig.r(), sig.s(), sig.recovery_id());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn sign_input(&self, key_id: &KeyId, input: SignInput) -> Result<Signed, KmsError> {
+        Signed::from_output(self.backend.sign_input(&self.principal, key_id, &input).await?)
+    }
+
+    /// [`KmsClient::generate_key`] under an idempotency key: a retry with the same key
+    /// and request gets the first call's key, never a second one.
+    pub async fn generate_key_idempotent(
+        &self,
+        key: &IdempotencyKey,
+        request: GenerateKey,
+    ) -> Result<KeyMetadata, KmsError> {
+        self.backend
+            .generate_key_idempotent(&self.principal, key, request)
+            .await
+    }
+
+    /// [`KmsClient::sign_input`] under an idempotency key: a retry with the same key
+    /// and input gets the first call's signature, never a second one.
+    pub async fn sign_idempotent(
+        &self,
+        key: &IdempotencyKey,
+        key_id: &KeyId,
+        input: SignInput,
+    ) -> Result<Signed, KmsError> {
+        Signed::from_output(
+            self.backend
+                .sign_idempotent(&self.principal, key, key_id, &input)
+                .await?,
+        )
     }
 }

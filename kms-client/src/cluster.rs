@@ -2,6 +2,8 @@
 //! simulator for researchers, the test bed, and the quickstart's engine.
 
 use crate::api::{GenerateKey, KmsApi};
+use crate::idempotency::{fingerprint, Answer, IdempotencyStore};
+use crate::types::{IdempotencyKey, SignInput};
 use async_trait::async_trait;
 use futures::future::join_all;
 use kms_core::audit::{AuditEvent, AuditEventType, AuditResult};
@@ -15,7 +17,7 @@ use kms_core::StorageError;
 use kms_core::{Algorithm, KeyId, KeyMetadata, KeyStatus, KmsError, NodeId, Principal, SignatureOutput};
 use kms_protocols::gg18::aux_info::AuxSecret;
 use kms_storage::memory::{MemoryAuditLog, MemoryMetadataStore, MemoryShardStore};
-use kms_storage::{BackupManifest, CoordinatorStorage, NodeStorage, NodeStorageConfig};
+use kms_storage::{BackupManifest, CoordinatorStorage, HomeError, NodeHome, NodeStorage, OpenedHome};
 use kms_transport::memory::InMemoryBus;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, RngCore, SeedableRng};
@@ -23,6 +25,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
+
+/// A node that does not open is a storage error (a wrong password keeps its
+/// `WrongPassword`, which names the node).
+fn home_error(e: HomeError) -> KmsError {
+    match e {
+        HomeError::Storage { source, .. } => KmsError::Storage(source),
+        other => KmsError::Storage(StorageError::Backend(other.to_string())),
+    }
+}
 
 /// Where a persistent cluster keeps its state, and the password that unlocks it.
 struct Persistence {
@@ -171,14 +182,18 @@ impl InProcessClusterBuilder {
         let names: Vec<NodeId> = (1..=self.nodes)
             .map(|i| NodeId::new(format!("tss{i}")))
             .collect::<Result<_, _>>()?;
-        let opens = names.iter().map(|id| {
-            let mut config = NodeStorageConfig::under_root(id.clone(), p.dir.join(id.as_str()));
-            config.pbkdf2_iterations = p.pbkdf2_iterations;
-            NodeStorage::open_async(config, p.password.clone())
-        });
-        let mut storages = BTreeMap::new();
-        for (id, opened) in names.iter().zip(join_all(opens).await) {
-            storages.insert(id.clone(), opened?);
+        // Each node opens from its home under the cluster's directory, as a node daemon
+        // does (`DIR/tssN/certs`, `DIR/tssN/data`): the same call, the same identity.
+        let homes: Vec<NodeHome> = names
+            .iter()
+            .map(|id| NodeHome::new(id.clone(), p.dir.join(id.as_str())))
+            .collect();
+        let opens = homes
+            .iter()
+            .map(|home| home.open_async(p.password.clone(), p.pbkdf2_iterations));
+        let mut opened = Vec::new();
+        for result in join_all(opens).await {
+            opened.push(result.map_err(home_error)?);
         }
         // The coordinator's metadata and audit log, its audit head signed with a key of
         // its own, kept like a node's DEK under coordinator/certs and unlocked by the
@@ -193,10 +208,13 @@ impl InProcessClusterBuilder {
         self.metadata = Some(Arc::new(store.metadata));
         self.audit = Some(Arc::new(store.audit));
         let mut identities = Vec::new();
-        for (id, storage) in &storages {
+        let mut storages = BTreeMap::new();
+        for OpenedHome { storage, identity } in opened {
+            let id = storage.node_id().clone();
             self.shard_stores
                 .insert(id.to_string(), Arc::new(storage.shards()));
-            identities.push(storage.identity());
+            identities.push(identity);
+            storages.insert(id, storage);
         }
         let cluster = self.assemble(identities, storages);
         for node in cluster.nodes() {
@@ -294,6 +312,7 @@ impl InProcessClusterBuilder {
             bus,
             coordinator,
             audit,
+            idempotency: IdempotencyStore::new(),
         })
     }
 }
@@ -304,6 +323,8 @@ pub struct InProcessCluster {
     bus: Arc<InMemoryBus>,
     coordinator: Coordinator,
     audit: Arc<dyn AuditLog>,
+    /// Answers of mutating calls under idempotency keys, by principal (24 h, memory).
+    idempotency: IdempotencyStore,
 }
 
 impl InProcessCluster {
@@ -429,5 +450,52 @@ impl KmsApi for InProcessCluster {
     }
     async fn refresh(&self, principal: &Principal, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
         self.coordinator.refresh(principal, key_id).await
+    }
+
+    async fn generate_key_idempotent(
+        &self,
+        principal: &Principal,
+        key: &IdempotencyKey,
+        request: GenerateKey,
+    ) -> Result<KeyMetadata, KmsError> {
+        let spec = format!("{:?}", request);
+        let fp = fingerprint("generate_key", &[spec.as_bytes()]);
+        let answer = self
+            .idempotency
+            .run(principal.user_id(), key, fp, || async {
+                self.generate_key(principal, request).await.map(Answer::Key)
+            })
+            .await?;
+        match answer {
+            Answer::Key(meta) => Ok(meta),
+            Answer::Signature(_) => Err(KmsError::IdempotencyConflict {
+                key: key.as_str().to_string(),
+            }),
+        }
+    }
+
+    async fn sign_idempotent(
+        &self,
+        principal: &Principal,
+        key: &IdempotencyKey,
+        key_id: &KeyId,
+        input: &SignInput,
+    ) -> Result<SignatureOutput, KmsError> {
+        let kind = [input.kind() as u8];
+        let fp = fingerprint("sign", &[key_id.as_str().as_bytes(), &kind, input.as_bytes()]);
+        let answer = self
+            .idempotency
+            .run(principal.user_id(), key, fp, || async {
+                self.sign_input(principal, key_id, input)
+                    .await
+                    .map(Answer::Signature)
+            })
+            .await?;
+        match answer {
+            Answer::Signature(sig) => Ok(sig),
+            Answer::Key(_) => Err(KmsError::IdempotencyConflict {
+                key: key.as_str().to_string(),
+            }),
+        }
     }
 }

@@ -170,6 +170,13 @@ pub enum KmsError {
         /// What disagrees, and what to do.
         reason: String,
     },
+    /// An idempotency key came back with another request than the one it was first
+    /// used for (within its 24 hours); nothing was done.
+    #[error("idempotency key {key} was used for another request")]
+    IdempotencyConflict {
+        /// The idempotency key.
+        key: String,
+    },
 }
 
 impl From<ProtocolError> for KmsError {
@@ -220,6 +227,8 @@ pub enum ErrorCode {
     MetadataMismatch,
     /// A relayed message failed authentication or addressing (the relay's fault).
     RelayFault,
+    /// An idempotency key was reused with another request.
+    IdempotencyConflict,
     /// A code this reader does not know (a newer peer's).
     #[default]
     #[serde(other)]
@@ -244,6 +253,7 @@ impl KmsError {
             KmsError::DestroyIncomplete { .. } => ErrorCode::DestroyIncomplete,
             KmsError::EpochMismatch { .. } => ErrorCode::EpochMismatch,
             KmsError::MetadataMismatch { .. } => ErrorCode::MetadataMismatch,
+            KmsError::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
         }
     }
 }

@@ -134,7 +134,7 @@ async fn main() {
         let storage = node::open_storage(&home, password, 10_000)
             .await
             .expect("storage");
-        let shards = storage.shards();
+        let shards = storage.storage.shards();
         let record = shards
             .get(&key.key_id)
             .await

@@ -27,7 +27,8 @@ use kms_core::{Algorithm, NodeId, StorageError};
 use kms_protocols::gg18::aux_info::AuxSecret;
 use kms_protocols::gg18::bigint::BigInt;
 use kms_protocols::gg18::primes::{is_blum_prime, is_safe_prime};
-use kms_storage::{NodeStorage, NodeStorageConfig};
+pub use kms_storage::NodeHome;
+use kms_storage::{HomeError, NodeStorage, OpenedHome};
 use kms_transport::tls::CertFiles;
 use rand_core::OsRng;
 use std::path::{Path, PathBuf};
@@ -119,57 +120,27 @@ impl DaemonError {
     }
 }
 
-/// A node's home directory.
-#[derive(Clone, Debug)]
-pub struct NodeHome {
-    node: NodeId,
-    root: PathBuf,
+/// The node's TLS material in its home (`HOME/certs/ca.cert`, `{node}.cert|key`).
+pub fn tls_files(home: &NodeHome) -> CertFiles {
+    CertFiles {
+        ca: home.ca_cert_file(),
+        cert: home.cert_file(),
+        key: home.key_file(),
+    }
 }
 
-impl NodeHome {
-    /// The home of `node` at `root` (nothing is read or created).
-    pub fn new(node: NodeId, root: impl Into<PathBuf>) -> Self {
-        Self {
-            node,
-            root: root.into(),
+impl From<HomeError> for DaemonError {
+    fn from(e: HomeError) -> Self {
+        match e {
+            HomeError::Storage { node, source } => DaemonError::Storage { node, source },
+            HomeError::Peers { node, path, reason } => DaemonError::Peers { node, path, reason },
+            // HomeError is non_exhaustive: a later variant is still a failure to open
+            // the node's storage, and still names the node.
+            other => DaemonError::Storage {
+                node: other.node().clone(),
+                source: StorageError::Backend(other.to_string()),
+            },
         }
-    }
-
-    /// The node.
-    pub fn node(&self) -> &NodeId {
-        &self.node
-    }
-
-    /// `HOME/certs`.
-    pub fn certs_dir(&self) -> PathBuf {
-        self.root.join("certs")
-    }
-
-    /// `HOME/data`.
-    pub fn data_dir(&self) -> PathBuf {
-        self.root.join("data")
-    }
-
-    /// The node's TLS material.
-    pub fn tls_files(&self) -> CertFiles {
-        let certs = self.certs_dir();
-        CertFiles {
-            ca: certs.join("ca.cert"),
-            cert: certs.join(format!("{}.cert", self.node)),
-            key: certs.join(format!("{}.key", self.node)),
-        }
-    }
-
-    /// `HOME/certs/peers.json`.
-    pub fn peers_file(&self) -> PathBuf {
-        self.certs_dir().join("peers.json")
-    }
-
-    /// The storage configuration (PBKDF2 `iterations` for a new DEK file).
-    pub fn storage_config(&self, iterations: u32) -> NodeStorageConfig {
-        let mut c = NodeStorageConfig::under_root(self.node.clone(), &self.root);
-        c.pbkdf2_iterations = iterations;
-        c
     }
 }
 
@@ -199,39 +170,21 @@ pub fn read_password(node: &NodeId, file: Option<&Path>) -> Result<Zeroizing<Str
     Ok(password)
 }
 
-/// Open the node's encrypted storage with `password` (creating the DEK and database on
-/// first use). A wrong password changes no file.
+/// Open the node from its home with `password`: its encrypted storage (creating the
+/// DEK and database on first use) and its identity, derived from the DEK
+/// ([`NodeHome::open_async`]). A wrong password changes no file.
 pub async fn open_storage(
     home: &NodeHome,
     password: Zeroizing<String>,
     iterations: u32,
-) -> Result<NodeStorage, DaemonError> {
-    NodeStorage::open_async(home.storage_config(iterations), password)
-        .await
-        .map_err(|source| DaemonError::Storage {
-            node: home.node.clone(),
-            source,
-        })
+) -> Result<OpenedHome, DaemonError> {
+    Ok(home.open_async(password, iterations).await?)
 }
 
-/// Read `peers.json` and check that the node's own entry is its identity.
+/// Read `peers.json` and check that the node's own entry is its identity
+/// ([`NodeHome::load_peers`]).
 pub fn load_peers(home: &NodeHome, me: &NodeIdentityPublic) -> Result<PeerDirectory, DaemonError> {
-    let path = home.peers_file();
-    let err = |reason: String| DaemonError::Peers {
-        node: home.node.clone(),
-        path: path.clone(),
-        reason,
-    };
-    let bytes = std::fs::read(&path).map_err(|e| err(e.to_string()))?;
-    let directory: PeerDirectory = serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
-    match directory.get(&home.node) {
-        Some(entry) if entry == me => Ok(directory),
-        Some(_) => Err(err(
-            "this node's entry is not its identity (another DEK?); re-export it with `kms-node identity`"
-                .into(),
-        )),
-        None => Err(err("no entry for this node".into())),
-    }
+    Ok(home.load_peers(me)?)
 }
 
 /// The GG18 aux material a node is given instead of generating it, as read from an aux
@@ -312,14 +265,14 @@ pub struct OpenedNode {
     pub node: Arc<TssNode>,
 }
 
-/// Build the node over its opened storage: identity from the DEK, peers pinned from
-/// `peers.json`, shards and secrets in the encrypted store, optional GG18 aux material.
+/// Build the node over its opened home: its identity, peers pinned from `peers.json`,
+/// shards and secrets in the encrypted store, optional GG18 aux material.
 pub fn build_node(
     home: &NodeHome,
-    storage: NodeStorage,
+    opened: OpenedHome,
     aux: Option<Gg18AuxFile>,
 ) -> Result<OpenedNode, DaemonError> {
-    let identity = storage.identity();
+    let OpenedHome { storage, identity } = opened;
     let directory = load_peers(home, &identity.public())?;
     let mut node =
         TssNode::new(identity, directory, Arc::new(storage.shards())).with_vault(Arc::new(storage.vault()));

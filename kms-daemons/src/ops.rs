@@ -94,7 +94,7 @@ pub async fn backup(
     if out.exists() {
         return Err(backup_err(&node, out, "already exists; choose a new file"));
     }
-    let storage = open_storage(home, password, iterations).await?;
+    let storage = open_storage(home, password, iterations).await?.storage;
     let scratch = Scratch::beside(out, &node)?;
     let dir = scratch.0.join("backup");
     let manifest = storage.backup(&dir).map_err(storage_err(&node))?;
@@ -192,7 +192,7 @@ pub async fn restore(
     let config = home.storage_config(iterations);
     let manifest = NodeStorage::restore(&dir, &config, &password).map_err(storage_err(&node))?;
     drop(scratch);
-    let storage = open_storage(home, password, iterations).await?;
+    let storage = open_storage(home, password, iterations).await?.storage;
     audit_node_event(
         &storage,
         AuditEventType::BackupRestore,
@@ -229,7 +229,7 @@ pub async fn rotate_password(
     }
     // Opening the store proves the old password and takes the database's lock, so no
     // daemon runs on this home while its DEK file is replaced.
-    let storage = open_storage(home, old.clone(), iterations).await?;
+    let storage = open_storage(home, old.clone(), iterations).await?.storage;
     let config = home.storage_config(iterations);
     let path = config.dek_path();
     let bytes = std::fs::read(&path).map_err(|e| DaemonError::Storage {

@@ -145,7 +145,7 @@ async fn http_health_is_503_not_serving_while_the_node_drains() {
         .await
         .unwrap();
     let opened = kms_daemons::node::build_node(&home, storage, None).unwrap();
-    let tls = node_server_config(&home.tls_files()).unwrap();
+    let tls = node_server_config(&kms_daemons::node::tls_files(&home)).unwrap();
     let server = NodeServer::new(opened.node.clone(), tls, NodeServerConfig::default());
     let handle = server.handle();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -71,10 +71,11 @@ async fn signs_with(cluster: &kms_client::GrpcCluster, key: &KeyMetadata, node: 
 async fn node_audit(net: &Devnet, node: &NodeId, password: &Path) -> Vec<AuditEventType> {
     let home = kms_daemons::node::NodeHome::new(node.clone(), net.home(node));
     let password = kms_daemons::node::read_password(node, Some(password)).unwrap();
-    let storage = kms_daemons::node::open_storage(&home, password, 10_000)
+    let opened = kms_daemons::node::open_storage(&home, password, 10_000)
         .await
         .unwrap();
-    storage
+    opened
+        .storage
         .audit()
         .records()
         .await

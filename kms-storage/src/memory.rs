@@ -322,7 +322,7 @@ mod tests {
 
     #[tokio::test]
     async fn shard_store_contract() {
-        contract::shard_store(&MemoryShardStore::new()).await;
+        contract::shard_store_contract(|| async { MemoryShardStore::new() }).await;
     }
 
     #[tokio::test]
@@ -332,13 +332,18 @@ mod tests {
 
     #[tokio::test]
     async fn metadata_store_contract() {
+        contract::metadata_store_contract(|| async { MemoryMetadataStore::new() }).await;
         contract::metadata_store(&MemoryMetadataStore::new(), "mem").await;
-        contract::metadata_cluster_id(&MemoryMetadataStore::new()).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn audit_log_contract() {
-        contract::audit_log(std::sync::Arc::new(MemoryAuditLog::new())).await;
+        contract::audit_log_contract(|| async { MemoryAuditLog::new() }).await;
+    }
+
+    #[tokio::test]
+    async fn secret_vault_contract() {
+        contract::secret_vault_contract(|| async { MemorySecretVault::new() }).await;
     }
 
     async fn filled_log() -> MemoryAuditLog {

@@ -25,7 +25,13 @@ const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN: &str = "4711-user";
 const SO_PIN: &str = "4711-so";
 /// One token per test, made before any test loads the module.
-const TOKENS: &[&str] = &["kih-open", "kih-wrong-pin", "kih-missing", "kih-weak-key"];
+const TOKENS: &[&str] = &[
+    "kih-open",
+    "kih-wrong-pin",
+    "kih-missing",
+    "kih-weak-key",
+    "kih-contract",
+];
 
 fn softhsm() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -352,4 +358,23 @@ fn keys_in_hardware_extractable_key_refused() {
         Err(StorageError::Backend(_))
     ));
     assert!(!dir.path().join("certs").exists() && !dir.path().join("data").exists());
+}
+
+/// The storage contract (feature `testing`) on node storage whose DEK is sealed in the
+/// token: the shard store and the vault are the ones a hardware-keyed node uses.
+#[cfg(feature = "testing")]
+#[tokio::test]
+async fn keys_in_hardware_node_storage_passes_the_storage_contract() {
+    use kms_storage::testing;
+    let dir = tempfile::tempdir().unwrap();
+    let kek = Pkcs11Kek::connect(hsm("kih-contract", PIN, KeyPolicy::CreateIfMissing)).unwrap();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let open = || {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // One node per fresh store: the token seals each node's own DEK.
+        let cfg = node_config(&dir.path().join(format!("n{i}")), &format!("tss{i}"));
+        NodeStorage::open_with_kek(cfg, &kek).unwrap()
+    };
+    testing::shard_store_contract(|| std::future::ready(open().shards())).await;
+    testing::secret_vault_contract(|| std::future::ready(open().vault())).await;
 }

@@ -93,6 +93,9 @@ impl Scheme for Dkls23 {
     fn check_message(&self, message: &[u8]) -> Result<(), KmsError> {
         super::gg18::prehash(message).map(|_| ())
     }
+    fn input_kind(&self) -> super::InputKind {
+        super::InputKind::Prehash
+    }
     fn start_dkg(&self, i: DkgInput<'_>, rng: &mut ChaCha20Rng) -> Result<Started, KmsError> {
         Ok(OneSession::start(
             dkls23::start_dkg(i.session, i.threshold, i.me, rng)?,

@@ -148,6 +148,9 @@ impl Scheme for Dmz21 {
     fn check_message(&self, message: &[u8]) -> Result<(), KmsError> {
         prehash(message).map(|_| ())
     }
+    fn input_kind(&self) -> super::InputKind {
+        super::InputKind::Prehash
+    }
     /// Class-group proofs take a noticeable time to make and check.
     fn heavy_steps(&self) -> bool {
         true

@@ -159,6 +159,9 @@ impl Scheme for Gg18 {
     fn check_message(&self, message: &[u8]) -> Result<(), KmsError> {
         prehash(message).map(|_| ())
     }
+    fn input_kind(&self) -> super::InputKind {
+        super::InputKind::Prehash
+    }
     fn setup(&self) -> Option<&dyn NodeSetup> {
         Some(&Gg18Setup)
     }

@@ -208,6 +208,29 @@ pub trait NodeSetup: Send + Sync {
     }
 }
 
+/// What a scheme signs: the message itself (EdDSA, BLS, Schnorr) or a 32-byte digest
+/// the caller made of it (ECDSA). A client's typed sign input is checked against it
+/// before any protocol run starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum InputKind {
+    /// The message, any length.
+    Message,
+    /// A 32-byte prehash.
+    Prehash,
+}
+
+impl InputKind {
+    /// How it reads in an error message.
+    pub fn describe(self) -> &'static str {
+        match self {
+            InputKind::Message => "a message",
+            InputKind::Prehash => "a 32-byte prehash",
+        }
+    }
+}
+
 /// One algorithm: its key share, DKG, signing, refresh, optional setup material,
 /// encodings and verification.
 pub trait Scheme: Send + Sync + 'static {
@@ -225,6 +248,10 @@ pub trait Scheme: Send + Sync + 'static {
     /// Check what a caller asks to sign (a 32-byte prehash for ECDSA).
     fn check_message(&self, _message: &[u8]) -> Result<(), KmsError> {
         Ok(())
+    }
+    /// Whether it signs messages or 32-byte prehashes (default: messages).
+    fn input_kind(&self) -> InputKind {
+        InputKind::Message
     }
     /// Its node setup material, if it has any.
     fn setup(&self) -> Option<&dyn NodeSetup> {
@@ -356,5 +383,39 @@ pub fn verify_signature(algorithm: Algorithm, public_key: &[u8], message: &[u8],
 impl<const N: usize> IntoRunOutput for [u8; N] {
     fn into_run_output(self) -> RunOutput {
         RunOutput::Signature(self.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod input_kind_tests {
+    use super::*;
+
+    /// What a scheme says it signs agrees with what it accepts: a prehash scheme takes
+    /// exactly 32 bytes, a message scheme any length.
+    #[test]
+    fn input_kind_matches_check_message() {
+        for algorithm in algorithms() {
+            let s = scheme(algorithm).unwrap();
+            let (short, hash, long) = (vec![1u8; 31], vec![1u8; 32], vec![1u8; 100]);
+            assert!(s.check_message(&hash).is_ok(), "{algorithm}");
+            match s.input_kind() {
+                InputKind::Prehash => {
+                    assert!(s.check_message(&short).is_err(), "{algorithm}");
+                    assert!(s.check_message(&long).is_err(), "{algorithm}");
+                }
+                _ => {
+                    assert!(s.check_message(&short).is_ok(), "{algorithm}");
+                    assert!(s.check_message(&long).is_ok(), "{algorithm}");
+                }
+            }
+        }
+        assert_eq!(scheme(Algorithm::Gg18).unwrap().input_kind(), InputKind::Prehash);
+        assert_eq!(
+            scheme(Algorithm::Dkls23).unwrap().input_kind(),
+            InputKind::Prehash
+        );
+        assert_eq!(scheme(Algorithm::Dmz21).unwrap().input_kind(), InputKind::Prehash);
+        assert_eq!(scheme(Algorithm::Eddsa).unwrap().input_kind(), InputKind::Message);
+        assert_eq!(scheme(Algorithm::Bls).unwrap().input_kind(), InputKind::Message);
     }
 }

@@ -138,8 +138,8 @@ impl From<DaemonError> for Failure {
 
 async fn identity(cli: &Cli, home: &NodeHome) -> Result<(), Failure> {
     let password = node::read_password(home.node(), cli.password_file.as_deref())?;
-    let storage = node::open_storage(home, password, cli.pbkdf2_iterations).await?;
-    let public = storage.identity().public();
+    let opened = node::open_storage(home, password, cli.pbkdf2_iterations).await?;
+    let public = opened.identity.public();
     println!(
         "{}",
         serde_json::to_string(&public).map_err(|e| Failure::Usage(e.to_string()))?
@@ -228,7 +228,7 @@ async fn serve(cli: &Cli, home: &NodeHome) -> Result<(), Failure> {
         .listen
         .ok_or_else(|| Failure::Usage("--listen ADDR is required to serve".into()))?;
     let password = node::read_password(&id, cli.password_file.as_deref())?;
-    let storage = node::open_storage(home, password, cli.pbkdf2_iterations).await?;
+    let opened = node::open_storage(home, password, cli.pbkdf2_iterations).await?;
     info!(node = %id, "storage unlocked");
     let aux = match &cli.gg18_aux_file {
         Some(path) => {
@@ -238,8 +238,8 @@ async fn serve(cli: &Cli, home: &NodeHome) -> Result<(), Failure> {
         }
         None => None,
     };
-    let opened = node::build_node(home, storage, aux)?;
-    let tls = node_server_config(&home.tls_files()).map_err(|e| DaemonError::Tls {
+    let opened = node::build_node(home, opened, aux)?;
+    let tls = node_server_config(&node::tls_files(home)).map_err(|e| DaemonError::Tls {
         node: id.clone(),
         reason: e.to_string(),
     })?;

@@ -10,6 +10,7 @@
 mod approvals;
 mod audit;
 mod coordinator;
+pub mod home;
 mod metadata;
 mod node;
 pub(crate) mod shards;
@@ -18,6 +19,7 @@ mod vault;
 pub use approvals::EmbeddedApprovalStore;
 pub use audit::EmbeddedAuditLog;
 pub use coordinator::CoordinatorStorage;
+pub use home::{HomeError, NodeHome, OpenedHome};
 pub use metadata::EmbeddedMetadataStore;
 pub use node::{NodeStorage, NodeStorageConfig};
 pub use shards::EncryptedShardStore;

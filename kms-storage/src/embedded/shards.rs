@@ -42,14 +42,6 @@ fn split_staged<'a>(key_id: &str, bytes: &'a [u8]) -> Result<(SessionId, &'a [u8
     Ok((SessionId(session), &rest[32..]))
 }
 
-const ALGORITHMS: [Algorithm; 5] = [
-    Algorithm::Gg18,
-    Algorithm::Dmz21,
-    Algorithm::Dkls23,
-    Algorithm::Eddsa,
-    Algorithm::Bls,
-];
-
 /// The parsed, still encrypted form of a stored record.
 pub(crate) struct SealedShard<'a> {
     pub algorithm: Algorithm,
@@ -87,10 +79,13 @@ pub(crate) fn parse<'a>(key_id: &str, bytes: &'a [u8]) -> Result<SealedShard<'a>
     let (&alg_len, rest) = rest.split_first().ok_or_else(truncated)?;
     let alg_len = usize::from(alg_len);
     let alg = rest.get(..alg_len).ok_or_else(truncated)?;
-    let algorithm = ALGORITHMS
-        .into_iter()
-        .find(|a| a.as_str().as_bytes() == alg)
-        .ok_or_else(|| corrupt(key_id, "unknown algorithm"))?;
+    // Any well-formed name: schemes are plug-ins (`Algorithm::named`), so a host's own
+    // scheme's shards must read back; the name is bound into the AAD, so an edited
+    // one fails authentication below.
+    let algorithm = std::str::from_utf8(alg)
+        .ok()
+        .and_then(|a| Algorithm::parse(a).ok())
+        .ok_or_else(|| corrupt(key_id, "bad algorithm name"))?;
     let rest = &rest[alg_len..];
     let version = rest
         .get(..8)

@@ -57,10 +57,57 @@ fn assert_corrupt_naming(r: Result<Option<ShardRecord>, kms_core::StorageError>,
     }
 }
 
+/// A factory of fresh node storages, each in its own directory under `root`.
+fn fresh_nodes(root: &Path) -> impl FnMut() -> std::future::Ready<NodeStorage> + '_ {
+    let mut n = 0;
+    move || {
+        n += 1;
+        std::future::ready(open(&root.join(format!("fresh{n}"))))
+    }
+}
+
 #[tokio::test]
 async fn shard_store_contract() {
     let dir = tempfile::tempdir().unwrap();
-    contract::shard_store(&open(dir.path()).shards()).await;
+    let mut fresh = fresh_nodes(dir.path());
+    contract::shard_store_contract(|| {
+        let node = fresh();
+        async move { node.await.shards() }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn secret_vault_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fresh = fresh_nodes(dir.path());
+    contract::secret_vault_contract(|| {
+        let node = fresh();
+        async move { node.await.vault() }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn metadata_store_contract_on_a_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fresh = fresh_nodes(dir.path());
+    contract::metadata_store_contract(|| {
+        let node = fresh();
+        async move { node.await.metadata() }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_log_contract_on_a_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fresh = fresh_nodes(dir.path());
+    contract::audit_log_contract(|| {
+        let node = fresh();
+        async move { node.await.audit() }
+    })
+    .await;
 }
 
 #[tokio::test]

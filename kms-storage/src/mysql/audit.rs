@@ -343,7 +343,12 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn audit_log_contract() {
         let db = TestDb::new().await;
-        contract::audit_log(Arc::new(db.store.audit(signer()).await.unwrap())).await;
+        let store = db.store.clone();
+        contract::audit_log_contract(move || {
+            let store = store.clone();
+            async move { store.audit(signer()).await.unwrap() }
+        })
+        .await;
         db.drop_tables().await;
     }
 

@@ -250,4 +250,21 @@ mod tests {
         assert_eq!(s.get(&m.key_id).await.unwrap(), Some(m));
         db.drop_tables().await;
     }
+
+    /// The contract suite, each clause on tables of its own.
+    #[tokio::test]
+    async fn metadata_store_contract_on_fresh_tables() {
+        let dbs = std::sync::Mutex::new(Vec::new());
+        let held = &dbs;
+        contract::metadata_store_contract(move || async move {
+            let db = TestDb::new().await;
+            let store = db.store.metadata();
+            held.lock().unwrap().push(db);
+            store
+        })
+        .await;
+        for db in dbs.into_inner().unwrap() {
+            db.drop_tables().await;
+        }
+    }
 }
