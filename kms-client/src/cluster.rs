@@ -12,7 +12,7 @@ use kms_core::ports::{AuditLog, MetadataStore, NodeTransport, ShardStore};
 use kms_core::ports::{Clock, SystemClock};
 use kms_core::schemes::Material;
 use kms_core::StorageError;
-use kms_core::{Algorithm, KeyId, KeyMetadata, KeyStatus, KmsError, NodeId, SignatureOutput};
+use kms_core::{Algorithm, KeyId, KeyMetadata, KeyStatus, KmsError, NodeId, Principal, SignatureOutput};
 use kms_protocols::gg18::aux_info::AuxSecret;
 use kms_storage::memory::{MemoryAuditLog, MemoryMetadataStore, MemoryShardStore};
 use kms_storage::{BackupManifest, CoordinatorStorage, NodeStorage, NodeStorageConfig};
@@ -396,13 +396,22 @@ impl InProcessCluster {
 
 #[async_trait]
 impl KmsApi for InProcessCluster {
-    async fn generate_key(&self, user: &str, request: GenerateKey) -> Result<KeyMetadata, KmsError> {
+    async fn generate_key(
+        &self,
+        principal: &Principal,
+        request: GenerateKey,
+    ) -> Result<KeyMetadata, KmsError> {
         self.coordinator
-            .generate_key(user, request.spec, request.shards)
+            .generate_key(principal, request.spec, request.shards)
             .await
     }
-    async fn sign(&self, user: &str, key_id: &KeyId, message: &[u8]) -> Result<SignatureOutput, KmsError> {
-        self.coordinator.sign(user, key_id, message).await
+    async fn sign(
+        &self,
+        principal: &Principal,
+        key_id: &KeyId,
+        message: &[u8],
+    ) -> Result<SignatureOutput, KmsError> {
+        self.coordinator.sign(principal, key_id, message).await
     }
     async fn list_keys(&self) -> Result<Vec<KeyMetadata>, KmsError> {
         self.coordinator.list_keys().await
@@ -412,13 +421,13 @@ impl KmsApi for InProcessCluster {
     }
     async fn set_status(
         &self,
-        user: &str,
+        principal: &Principal,
         key_id: &KeyId,
         status: KeyStatus,
     ) -> Result<KeyMetadata, KmsError> {
-        self.coordinator.set_status(user, key_id, status).await
+        self.coordinator.set_status(principal, key_id, status).await
     }
-    async fn refresh(&self, user: &str, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
-        self.coordinator.refresh(user, key_id).await
+    async fn refresh(&self, principal: &Principal, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
+        self.coordinator.refresh(principal, key_id).await
     }
 }

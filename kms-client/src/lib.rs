@@ -29,5 +29,6 @@ pub use chains::{addresses, key_kind, ChainSignError};
 pub use cluster::{InProcessCluster, InProcessClusterBuilder};
 #[cfg(feature = "chains")]
 pub use kms_chains;
+pub use kms_core::Principal;
 #[cfg(feature = "grpc")]
 pub use remote::{GrpcCluster, GrpcClusterBuilder};

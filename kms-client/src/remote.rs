@@ -31,7 +31,7 @@ use async_trait::async_trait;
 use kms_core::coordinator::{Coordinator, CoordinatorConfig, RecoveryOptions};
 use kms_core::identity::PeerDirectory;
 use kms_core::ports::{AuditLog, MetadataStore};
-use kms_core::{KeyId, KeyMetadata, KeyStatus, KmsError, NodeId, SignatureOutput, StorageError};
+use kms_core::{KeyId, KeyMetadata, KeyStatus, KmsError, NodeId, Principal, SignatureOutput, StorageError};
 use kms_storage::CoordinatorStorage;
 use kms_transport::grpc::{GrpcNodeTransport, GrpcTransportConfig, NodeEndpoint};
 use kms_transport::tls::{gateway_client_config, CertFiles};
@@ -203,13 +203,22 @@ impl GrpcCluster {
 
 #[async_trait]
 impl KmsApi for GrpcCluster {
-    async fn generate_key(&self, user: &str, request: GenerateKey) -> Result<KeyMetadata, KmsError> {
+    async fn generate_key(
+        &self,
+        principal: &Principal,
+        request: GenerateKey,
+    ) -> Result<KeyMetadata, KmsError> {
         self.coordinator
-            .generate_key(user, request.spec, request.shards)
+            .generate_key(principal, request.spec, request.shards)
             .await
     }
-    async fn sign(&self, user: &str, key_id: &KeyId, message: &[u8]) -> Result<SignatureOutput, KmsError> {
-        self.coordinator.sign(user, key_id, message).await
+    async fn sign(
+        &self,
+        principal: &Principal,
+        key_id: &KeyId,
+        message: &[u8],
+    ) -> Result<SignatureOutput, KmsError> {
+        self.coordinator.sign(principal, key_id, message).await
     }
     async fn list_keys(&self) -> Result<Vec<KeyMetadata>, KmsError> {
         self.coordinator.list_keys().await
@@ -219,13 +228,13 @@ impl KmsApi for GrpcCluster {
     }
     async fn set_status(
         &self,
-        user: &str,
+        principal: &Principal,
         key_id: &KeyId,
         status: KeyStatus,
     ) -> Result<KeyMetadata, KmsError> {
-        self.coordinator.set_status(user, key_id, status).await
+        self.coordinator.set_status(principal, key_id, status).await
     }
-    async fn refresh(&self, user: &str, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
-        self.coordinator.refresh(user, key_id).await
+    async fn refresh(&self, principal: &Principal, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
+        self.coordinator.refresh(principal, key_id).await
     }
 }

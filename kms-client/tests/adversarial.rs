@@ -155,7 +155,7 @@ async fn a_corrupting_node_is_named_and_signing_goes_on_without_it() {
         let key = s
             .coordinator
             .generate_key(
-                "test",
+                &kms_core::Principal::new("test"),
                 KeySpec::for_algorithm(algorithm),
                 ShardProperties::default(),
             )
@@ -163,7 +163,11 @@ async fn a_corrupting_node_is_named_and_signing_goes_on_without_it() {
             .unwrap();
         // tss1 is among the first two holders tried; its corrupt partial is caught, it is
         // blamed, and the other two holders sign.
-        let sig = s.coordinator.sign("test", &key.key_id, &[7u8; 32]).await.unwrap();
+        let sig = s
+            .coordinator
+            .sign(&kms_core::Principal::new("test"), &key.key_id, &[7u8; 32])
+            .await
+            .unwrap();
         let tss1 = NodeId::new("tss1").unwrap();
         assert!(
             !sig.signers.contains(&tss1),
@@ -185,7 +189,7 @@ async fn when_no_honest_quorum_remains_the_corrupting_node_is_reported() {
         let key = s
             .coordinator
             .generate_key(
-                "test",
+                &kms_core::Principal::new("test"),
                 KeySpec::for_algorithm(Algorithm::Eddsa),
                 ShardProperties::default(),
             )
@@ -194,7 +198,7 @@ async fn when_no_honest_quorum_remains_the_corrupting_node_is_reported() {
         let key3 = s
             .coordinator
             .generate_key(
-                "test",
+                &kms_core::Principal::new("test"),
                 KeySpec::for_algorithm(Algorithm::Eddsa),
                 ShardProperties {
                     shard_count: 3,
@@ -205,7 +209,7 @@ async fn when_no_honest_quorum_remains_the_corrupting_node_is_reported() {
             .unwrap();
         let err = s
             .coordinator
-            .sign("test", &key3.key_id, b"message")
+            .sign(&kms_core::Principal::new("test"), &key3.key_id, b"message")
             .await
             .unwrap_err();
         match err {
@@ -219,7 +223,11 @@ async fn when_no_honest_quorum_remains_the_corrupting_node_is_reported() {
             other => panic!("expected a protocol error naming tss1, got {other}"),
         }
         s.coordinator
-            .sign("test", &key.key_id, b"the 2-of-3 key still signs")
+            .sign(
+                &kms_core::Principal::new("test"),
+                &key.key_id,
+                b"the 2-of-3 key still signs",
+            )
             .await
             .unwrap();
     }
@@ -249,7 +257,7 @@ async fn a_tampering_relay_aborts_generation_blames_no_node_and_leaves_nothing()
     let err = s
         .coordinator
         .generate_key(
-            "test",
+            &kms_core::Principal::new("test"),
             KeySpec::for_algorithm(Algorithm::Eddsa),
             ShardProperties::default(),
         )

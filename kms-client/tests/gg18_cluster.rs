@@ -103,7 +103,11 @@ async fn a_node_refreshes_its_aux_material_and_old_and_new_keys_sign() {
     // tss2 is down while tss1 refreshes, so it is never told to forget the old material.
     c.stop_node(&tss2);
     c.coordinator()
-        .renew_node_setup("admin", kms_core::Algorithm::Gg18, &tss1)
+        .renew_node_setup(
+            &kms_core::Principal::new("admin"),
+            kms_core::Algorithm::Gg18,
+            &tss1,
+        )
         .await
         .unwrap();
     c.start_node(&tss2);

@@ -123,9 +123,13 @@ async fn two_coordinators_on_one_mysql_store_take_turns() {
         .unwrap();
     let bus = bus_slot.lock().unwrap().clone().unwrap();
     let other = Coordinator::new(cluster.nodes().to_vec(), bus, metadata.clone(), audit.clone());
+    let (gateway_a, gateway_b) = (
+        kms_core::Principal::new("gateway-a"),
+        kms_core::Principal::new("gateway-b"),
+    );
     let (a, b) = tokio::join!(
-        cluster.coordinator().refresh("gateway-a", &key.key_id),
-        other.refresh("gateway-b", &key.key_id)
+        cluster.coordinator().refresh(&gateway_a, &key.key_id),
+        other.refresh(&gateway_b, &key.key_id)
     );
     let ok = [&a, &b].iter().filter(|r| r.is_ok()).count();
     assert_eq!(ok, 1, "exactly one refresh wins: {a:?} {b:?}");

@@ -266,7 +266,7 @@ fn net(cheat: Option<(usize, Cheat)>, seed: u8) -> Net {
 async fn key(net: &Net, algorithm: Algorithm, shards: (u16, u16)) -> KeyMetadata {
     net.coordinator
         .generate_key(
-            "test",
+            &kms_core::Principal::new("test"),
             KeySpec::for_algorithm(algorithm),
             ShardProperties {
                 shard_count: shards.0,
@@ -304,7 +304,11 @@ async fn review_m1_false_accuser_is_excluded() {
     let net = net(Some((0, Cheat::BareAccusation)), 1);
     let k = key(&net, Algorithm::Eddsa, (3, 2)).await;
     for i in 0..4u8 {
-        let sig = net.coordinator.sign("test", &k.key_id, &[i; 32]).await.unwrap();
+        let sig = net
+            .coordinator
+            .sign(&kms_core::Principal::new("test"), &k.key_id, &[i; 32])
+            .await
+            .unwrap();
         assert!(!sig.signers.contains(&tss(1)), "the liar signed");
         assert!(kms_core::schemes::verify_signature(
             Algorithm::Eddsa,
@@ -333,7 +337,11 @@ async fn review_m1_false_accuser_with_genuine_messages_is_routed_around() {
         let net = net(Some((0, Cheat::AccuseWithGenuineMessages(kind))), 2);
         let k = key(&net, Algorithm::Eddsa, (3, 2)).await;
         for i in 0..3u8 {
-            let sig = net.coordinator.sign("test", &k.key_id, &[i; 32]).await.unwrap();
+            let sig = net
+                .coordinator
+                .sign(&kms_core::Principal::new("test"), &k.key_id, &[i; 32])
+                .await
+                .unwrap();
             assert!(!sig.signers.contains(&tss(1)), "{kind:?}: the liar signed");
         }
         for trail in failed_attempts(&net.audit).await {
@@ -367,7 +375,11 @@ async fn review_m1_true_accusation_excludes_cheater() {
     let mut i = 0u8;
     while failed_attempts(&net.audit).await.is_empty() {
         assert!(i < 16, "the cheater was never chosen");
-        let sig = net.coordinator.sign("test", &k.key_id, &[i; 32]).await.unwrap();
+        let sig = net
+            .coordinator
+            .sign(&kms_core::Principal::new("test"), &k.key_id, &[i; 32])
+            .await
+            .unwrap();
         assert!(!sig.signers.contains(&tss(1)) || failed_attempts(&net.audit).await.is_empty());
         i += 1;
     }
@@ -376,7 +388,12 @@ async fn review_m1_true_accusation_excludes_cheater() {
     }
     // Where no honest quorum remains, the proven cheater is the one named.
     let k3 = key(&net, Algorithm::Eddsa, (3, 3)).await;
-    match net.coordinator.sign("test", &k3.key_id, b"m").await.unwrap_err() {
+    match net
+        .coordinator
+        .sign(&kms_core::Principal::new("test"), &k3.key_id, b"m")
+        .await
+        .unwrap_err()
+    {
         KmsError::Protocol { culprit, .. } => assert_eq!(culprit, Some(tss(1))),
         other => panic!("expected a protocol error naming tss1, got {other}"),
     }
@@ -403,7 +420,11 @@ async fn review_m2_round4_cheater_cannot_block_signing() {
     let k = key(&net, Algorithm::Gg18, (3, 2)).await;
     let pk = hex::decode(&k.public_key).unwrap();
     for i in 0..2u8 {
-        let sig = net.coordinator.sign("test", &k.key_id, &[i; 32]).await.unwrap();
+        let sig = net
+            .coordinator
+            .sign(&kms_core::Principal::new("test"), &k.key_id, &[i; 32])
+            .await
+            .unwrap();
         assert!(!sig.signers.contains(&tss(1)), "the cheater signed");
         assert!(kms_core::schemes::verify_signature(
             Algorithm::Gg18,

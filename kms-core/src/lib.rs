@@ -16,9 +16,11 @@ pub mod evidence;
 pub mod identity;
 pub mod node;
 pub mod ports;
+pub mod principal;
 pub mod rpc;
 pub mod schemes;
 pub mod seal;
 
 pub use domain::*;
 pub use error::{KmsError, StorageError, TransportError};
+pub use principal::Principal;

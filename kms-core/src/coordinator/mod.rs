@@ -7,6 +7,7 @@ use crate::domain::*;
 use crate::error::{KmsError, TransportError};
 use crate::identity::PeerDirectory;
 use crate::ports::{AuditLog, Clock, MetadataStore, NodeTransport, SystemClock};
+use crate::principal::Principal;
 use crate::rpc::{NodeRequest, NodeResponse, SessionOutcome};
 use crate::schemes;
 use crate::seal::SealedMessage;
@@ -177,7 +178,7 @@ impl Coordinator {
         };
         let event = AuditEvent {
             event_type: op.event_type,
-            user_id: op.user.to_string(),
+            user_id: op.user.user_id().to_string(),
             key_id: key,
             operation: op.name.to_string(),
             result: outcome,
@@ -186,7 +187,7 @@ impl Coordinator {
             node_id: None,
             duration_ms: started.elapsed().as_millis() as u64,
             data_hash: hex::encode(Sha256::digest(op.data)),
-            audit_trail: trail,
+            audit_trail: op.user.annotate(&trail),
         };
         if let Err(e) = self.audit.append(event).await {
             warn!(error = %e, operation = op.name, "audit append failed; withholding the result");
@@ -202,7 +203,7 @@ impl Coordinator {
     /// shards that were stored and the metadata.
     pub async fn generate_key(
         &self,
-        user: &str,
+        user: &Principal,
         spec: KeySpec,
         shards: ShardProperties,
     ) -> Result<KeyMetadata, KmsError> {
@@ -338,7 +339,7 @@ impl Coordinator {
     /// or misbehaves, retries without that node while enough holders remain.
     pub async fn sign(
         &self,
-        user: &str,
+        user: &Principal,
         key_id: &KeyId,
         message: &[u8],
     ) -> Result<SignatureOutput, KmsError> {
@@ -468,7 +469,7 @@ impl Coordinator {
     /// the key is marked destroyed only when all holders confirmed.
     pub async fn set_status(
         &self,
-        user: &str,
+        user: &Principal,
         key_id: &KeyId,
         status: KeyStatus,
     ) -> Result<KeyMetadata, KmsError> {
@@ -534,7 +535,7 @@ impl Coordinator {
 
     /// Proactively refresh a key's shards on all its holders (all must be up). The new
     /// shards are staged on every holder and committed only when all staged them.
-    pub async fn refresh(&self, user: &str, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
+    pub async fn refresh(&self, user: &Principal, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
         let started = Instant::now();
         let result = self.refresh_inner(key_id).await;
         let op = Operation {
@@ -680,7 +681,7 @@ fn unexpected(node: &NodeId, response: &NodeResponse) -> KmsError {
 struct Operation<'a> {
     event_type: AuditEventType,
     name: &'static str,
-    user: &'a str,
+    user: &'a Principal,
     key: Option<KeyId>,
     /// Request data; only its hash is recorded.
     data: &'a [u8],

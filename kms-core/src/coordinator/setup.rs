@@ -44,7 +44,7 @@ impl Coordinator {
     /// before keep signing with the material in their shares.
     pub async fn renew_node_setup(
         &self,
-        user: &str,
+        user: &Principal,
         algorithm: Algorithm,
         node: &NodeId,
     ) -> Result<(), KmsError> {
