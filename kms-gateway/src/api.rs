@@ -15,7 +15,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use kms_client::{GenerateKey, KmsClient};
-use kms_core::{Algorithm, Curve, KeyId, KeyMetadata, KeySpec, KeyStatus, KeyType, ShardProperties};
+use kms_core::{
+    Algorithm, Curve, KeyId, KeyMetadata, KeySpec, KeyStatus, KeyType, Principal, ShardProperties,
+};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -174,8 +176,14 @@ fn key_id(raw: &str) -> Result<KeyId, ApiError> {
     KeyId::parse(raw).map_err(|_| ApiError::new(ErrorCode::KeyNotFound, format!("key {raw:?} not found")))
 }
 
+/// A client acting for the caller: the access key's owner as the audit's user_id, with
+/// the client address, user agent and request id in the coordinator's audit trail.
 fn client(state: &AppState, caller: &Caller) -> KmsClient {
-    KmsClient::new(state.backend.api()).as_user(caller.access_key.owner.clone())
+    let principal = Principal::new(caller.access_key.owner.as_str())
+        .with_client_ip(caller.client_ip)
+        .with_user_agent(&caller.user_agent)
+        .with_request_id(&caller.request_id);
+    KmsClient::new(state.backend.api()).for_principal(principal)
 }
 
 async fn key_limit(state: &AppState, meta: &KeyMetadata) -> Result<(), ApiError> {
@@ -327,6 +335,14 @@ where
 }
 
 /// `POST /api/v1/keys/generate`.
+#[utoipa::path(post, path = "/api/v1/keys/generate", request_body = crate::openapi::GenerateBody, params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body within 24 h: the first answer again; other body: 409 IDEMPOTENCY_CONFLICT")),
+    responses((status = 200, description = "The new key, ACTIVE", body = crate::openapi::KeyObject),
+        (status = 409, description = "IDEMPOTENCY_CONFLICT", body = crate::openapi::ErrorEnvelope),
+        (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorEnvelope),
+        (status = 401, description = "SIGNATURE_MISMATCH, TIMESTAMP_OUT_OF_WINDOW, NONCE_REUSED, UNKNOWN_ACCESS_KEY", body = crate::openapi::ErrorEnvelope),
+        (status = 403, description = "IP_NOT_ALLOWED, PERMISSION_DENIED, RISK_REJECTED", body = crate::openapi::ErrorEnvelope),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = crate::openapi::ErrorEnvelope),
+        (status = 503, description = "NOT_ENOUGH_NODES", body = crate::openapi::ErrorEnvelope)))]
 pub async fn generate(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -366,6 +382,14 @@ pub async fn generate(
 }
 
 /// `GET /api/v1/keys/{key_id}`.
+#[utoipa::path(get, path = "/api/v1/keys/{key_id}", params(("key_id" = String, Path, description = "The key")),
+    responses((status = 200, description = "The key", body = crate::openapi::KeyObject),
+        (status = 404, description = "KEY_NOT_FOUND", body = crate::openapi::ErrorEnvelope),
+        (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorEnvelope),
+        (status = 401, description = "SIGNATURE_MISMATCH, TIMESTAMP_OUT_OF_WINDOW, NONCE_REUSED, UNKNOWN_ACCESS_KEY", body = crate::openapi::ErrorEnvelope),
+        (status = 403, description = "IP_NOT_ALLOWED, PERMISSION_DENIED, RISK_REJECTED", body = crate::openapi::ErrorEnvelope),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = crate::openapi::ErrorEnvelope),
+        (status = 503, description = "NOT_ENOUGH_NODES", body = crate::openapi::ErrorEnvelope)))]
 pub async fn get_key(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -377,6 +401,14 @@ pub async fn get_key(
 }
 
 /// `GET /api/v1/keys?limit=&cursor=`: keys by id; `next_cursor` is null on the last page.
+#[utoipa::path(get, path = "/api/v1/keys",
+    params(("limit" = Option<u32>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, description = "A page of keys by id", body = crate::openapi::KeyList),
+        (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorEnvelope),
+        (status = 401, description = "SIGNATURE_MISMATCH, TIMESTAMP_OUT_OF_WINDOW, NONCE_REUSED, UNKNOWN_ACCESS_KEY", body = crate::openapi::ErrorEnvelope),
+        (status = 403, description = "IP_NOT_ALLOWED, PERMISSION_DENIED, RISK_REJECTED", body = crate::openapi::ErrorEnvelope),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = crate::openapi::ErrorEnvelope),
+        (status = 503, description = "NOT_ENOUGH_NODES", body = crate::openapi::ErrorEnvelope)))]
 pub async fn list_keys(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -408,6 +440,17 @@ pub async fn list_keys(
 }
 
 /// `POST /api/v1/keys/{key_id}/sign`.
+#[utoipa::path(post, path = "/api/v1/keys/{key_id}/sign", request_body = crate::openapi::SignBody,
+    params(("key_id" = String, Path, description = "The key"), ("Idempotency-Key" = Option<String>, Header, description = "Same key and body within 24 h: the first answer again (no second signature)")),
+    responses((status = 200, description = "The signature", body = crate::openapi::SignAnswer),
+        (status = 404, description = "KEY_NOT_FOUND", body = crate::openapi::ErrorEnvelope),
+        (status = 409, description = "KEY_NOT_ACTIVE, IDEMPOTENCY_CONFLICT", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "UNSUPPORTED_DATA_TYPE", body = crate::openapi::ErrorEnvelope),
+        (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorEnvelope),
+        (status = 401, description = "SIGNATURE_MISMATCH, TIMESTAMP_OUT_OF_WINDOW, NONCE_REUSED, UNKNOWN_ACCESS_KEY", body = crate::openapi::ErrorEnvelope),
+        (status = 403, description = "IP_NOT_ALLOWED, PERMISSION_DENIED, RISK_REJECTED", body = crate::openapi::ErrorEnvelope),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = crate::openapi::ErrorEnvelope),
+        (status = 503, description = "NOT_ENOUGH_NODES", body = crate::openapi::ErrorEnvelope)))]
 pub async fn sign(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -468,6 +511,16 @@ pub async fn sign(
 }
 
 /// `PUT /api/v1/keys/{key_id}/status`.
+#[utoipa::path(put, path = "/api/v1/keys/{key_id}/status", request_body = crate::openapi::StatusBody,
+    params(("key_id" = String, Path, description = "The key"), ("Idempotency-Key" = Option<String>, Header, description = "Same key and body within 24 h: the first answer again")),
+    responses((status = 200, description = "The key after the change", body = crate::openapi::KeyObject),
+        (status = 404, description = "KEY_NOT_FOUND", body = crate::openapi::ErrorEnvelope),
+        (status = 409, description = "KEY_NOT_ACTIVE (not an allowed transition), KEY_BUSY, IDEMPOTENCY_CONFLICT", body = crate::openapi::ErrorEnvelope),
+        (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorEnvelope),
+        (status = 401, description = "SIGNATURE_MISMATCH, TIMESTAMP_OUT_OF_WINDOW, NONCE_REUSED, UNKNOWN_ACCESS_KEY", body = crate::openapi::ErrorEnvelope),
+        (status = 403, description = "IP_NOT_ALLOWED, PERMISSION_DENIED, RISK_REJECTED", body = crate::openapi::ErrorEnvelope),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = crate::openapi::ErrorEnvelope),
+        (status = 503, description = "NOT_ENOUGH_NODES", body = crate::openapi::ErrorEnvelope)))]
 pub async fn set_status(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

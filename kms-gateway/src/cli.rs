@@ -193,6 +193,8 @@ pub enum Command {
         #[arg(long, default_value_t = crate::secrets::DEFAULT_PBKDF2_ITERATIONS)]
         pbkdf2_iterations: u32,
     },
+    /// Print the OpenAPI 3 document of the API (`docs/openapi.json`).
+    Openapi,
     /// Manage access keys.
     AccessKey {
         /// The access-key command.
@@ -267,6 +269,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let sealed = crate::secrets::encrypt_value(&password, value, pbkdf2_iterations)
                 .map_err(|e| e.to_string())?;
             println!("{sealed}");
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", crate::openapi::document());
             Ok(())
         }
         Command::AccessKey { command } => {

@@ -21,6 +21,7 @@ pub mod hooks;
 pub mod idempotency;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod redis;
 pub mod secrets;
 pub mod server;

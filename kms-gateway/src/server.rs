@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .merge(api)
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -297,6 +298,16 @@ async fn health(State(state): State<AppState>) -> Response {
         )
         .into_response()
     }
+}
+
+/// `GET /api/v1/openapi.json` (unauthenticated: it is the public contract).
+async fn openapi() -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        crate::openapi::document(),
+    )
+        .into_response()
 }
 
 /// `GET /metrics`: Prometheus text.

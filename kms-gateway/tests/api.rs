@@ -336,6 +336,25 @@ async fn keys_are_generated_read_listed_signed_and_frozen() {
         "{m}"
     );
     assert!(m.contains("kms_gateway_nodes_up 4"), "{m}");
+
+    // The served OpenAPI document is the committed one.
+    let served: serde_json::Value = http()
+        .get(g.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        served, committed,
+        "docs/openapi.json is stale: run `kms-gateway openapi > docs/openapi.json`"
+    );
+    assert!(served["paths"]["/api/v1/keys/{key_id}/sign"]["post"].is_object());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
