@@ -120,9 +120,12 @@ impl Network {
                 node_binary: node_binary(),
                 gg18_aux_dir: Some(aux),
                 pbkdf2_iterations: 10_000,
+                gateway_binary: None,
+                gateway_port: 0,
             },
         )
-        .unwrap();
+        .unwrap()
+        .0;
         let directory: PeerDirectory =
             serde_json::from_slice(&std::fs::read(net.join("peers.json")).unwrap()).unwrap();
         let endpoints: Vec<NodeEndpoint> = info

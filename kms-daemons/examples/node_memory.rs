@@ -103,9 +103,12 @@ async fn main() {
             node_binary: binary.clone(),
             gg18_aux_dir: Some(aux_dir.clone()),
             pbkdf2_iterations: 10_000,
+            gateway_binary: None,
+            gateway_port: 0,
         },
     )
-    .expect("devnet up");
+    .expect("devnet up")
+    .0;
     let directory: PeerDirectory =
         serde_json::from_slice(&std::fs::read(dir.join("peers.json")).expect("peers.json")).expect("peers");
     let gateway = PkiDir::new(&dir.join("pki")).files(&Role::Gateway("gateway".into()));

@@ -5,7 +5,10 @@
 //! kms pki issue  --dir DIR --node tssN | --gateway NAME [--days 365]
 //! kms pki rotate --dir DIR NODE
 //! kms devnet up   --dir D [--nodes 4] [--base-port 9001] [--gg18-aux-dir DIR]
+//!                 [--gateway-port 8080] [--no-gateway]
 //! kms devnet down --dir D
+//! kms gateway ...            the HTTP gateway, as the `kms-gateway` binary
+//! kms access-key ...         = kms gateway access-key ... (create, list, disable, rotate)
 //! ```
 
 use clap::{Parser, Subcommand};
@@ -60,6 +63,12 @@ enum DevnetCommand {
         /// PBKDF2 iterations of the new DEK files.
         #[arg(long, default_value_t = kms_storage::keyring::DEFAULT_PBKDF2_ITERATIONS)]
         pbkdf2_iterations: u32,
+        /// The gateway's port (default 8080, or system-chosen when --base-port is 0).
+        #[arg(long)]
+        gateway_port: Option<u16>,
+        /// Start no gateway.
+        #[arg(long)]
+        no_gateway: bool,
     },
     /// Stop the node daemons of the deployment in DIR (its files stay).
     Down {
@@ -154,8 +163,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 base_port,
                 gg18_aux_dir,
                 pbkdf2_iterations,
+                gateway_port,
+                no_gateway,
             } => {
-                // kms-node is installed next to kms.
+                // kms-node is installed next to kms; the gateway is this binary.
                 let exe = std::env::current_exe().map_err(|e| e.to_string())?;
                 let node_binary = exe.with_file_name("kms-node");
                 let opts = devnet::DevnetOptions {
@@ -164,14 +175,21 @@ fn run(cli: Cli) -> Result<(), String> {
                     node_binary,
                     gg18_aux_dir,
                     pbkdf2_iterations,
+                    gateway_binary: (!no_gateway).then(|| exe.clone()),
+                    gateway_port: gateway_port.unwrap_or(if base_port == 0 { 0 } else { 8080 }),
                 };
-                let info = devnet::up(&dir, &opts)?;
+                let (info, access) = devnet::up(&dir, &opts)?;
                 for (node, addr) in &info.nodes {
                     println!("{node} listening on {addr}");
                 }
                 println!("passwords: {}", dir.join("passwords").display());
                 println!("gateway certificate: {}", dir.join("pki/gateway").display());
                 println!("peer identities: {}", dir.join("peers.json").display());
+                if let Some(access) = access {
+                    println!("gateway log: {}", dir.join("gateway.log").display());
+                    // The last line, for scripts.
+                    println!("{}", access.to_json());
+                }
                 Ok(())
             }
             DevnetCommand::Down { dir } => {
@@ -185,6 +203,21 @@ fn run(cli: Cli) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    // `kms gateway ...` and `kms access-key ...` are the gateway's own command line.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("gateway") => {
+            return kms_gateway::cli::main_with_args(
+                std::iter::once("kms gateway".into()).chain(args[2..].iter().cloned()),
+            )
+        }
+        Some("access-key") => {
+            return kms_gateway::cli::main_with_args(
+                std::iter::once("kms gateway".into()).chain(args[1..].iter().cloned()),
+            )
+        }
+        _ => {}
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
