@@ -147,6 +147,7 @@ struct FileConfig {
     gg18_aux_dir: Option<PathBuf>,
     max_body_bytes: Option<usize>,
     cluster: Option<ClusterConfig>,
+    risk_rules: Option<PathBuf>,
     #[serde(default)]
     limits: LimitsConfig,
 }
@@ -183,6 +184,9 @@ pub struct Config {
     pub cluster: Option<ClusterConfig>,
     /// Rate limits.
     pub limits: LimitsConfig,
+    /// The risk rule file (JSON, or TOML by its `.toml` name; see `docs/policy.md`);
+    /// `None`: no rules, everything authorised runs.
+    pub risk_rules: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -281,6 +285,9 @@ impl Config {
         if let Some(v) = env("GG18_AUX_DIR", get) {
             f.gg18_aux_dir = Some(v.into());
         }
+        if let Some(v) = env("RISK_RULES", get) {
+            f.risk_rules = Some(v.into());
+        }
         let open = |name: &str, v: Option<String>| -> Result<Option<Zeroizing<String>>, ConfigError> {
             match v {
                 None => Ok(None),
@@ -317,6 +324,7 @@ impl Config {
             max_body_bytes: f.max_body_bytes.unwrap_or(1 << 20),
             cluster: f.cluster,
             limits: f.limits,
+            risk_rules: f.risk_rules,
         })
     }
 }

@@ -7,8 +7,10 @@
 //! - [`Verdict::NeedsApproval`]: the operation does not run. Until the approval flow is
 //!   wired in, this answers 403 `RISK_REJECTED` saying which rule wants an approval.
 //!
-//! The only hook today is [`AllowAll`]: no rules are configured in this gateway yet (the
-//! rules and the approval flow are kms-core's `policy` module, wired in here).
+//! Two hooks exist: [`AllowAll`] when no rules are configured, and
+//! [`crate::risk::RulesHook`], which applies the `risk_rules` file through kms-core's
+//! `policy` module. The approval flow (202 `PENDING_APPROVAL`, `POST /approvals/{id}`) is
+//! not served yet, so a rule that asks for approval refuses for now.
 
 use crate::access_keys::AccessKeyRecord;
 use async_trait::async_trait;

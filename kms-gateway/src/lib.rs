@@ -23,5 +23,6 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod redis;
+pub mod risk;
 pub mod secrets;
 pub mod server;

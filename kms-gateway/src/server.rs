@@ -363,6 +363,19 @@ pub async fn build_state(config: Config, password: &str) -> Result<AppState, Str
         ),
     };
     let backend = Backend::open(&config, password, access_keys.subkey(b"audit signer")).await?;
+    let policy: Arc<dyn PolicyHook> = match &config.risk_rules {
+        Some(path) => {
+            let rules = crate::risk::load_rules(path)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            crate::risk::audit_if_changed(backend.audit_log().as_ref(), &rules, now).await?;
+            tracing::info!(rules = rules.rules.len(), digest = %rules.digest(), "risk rules in force");
+            Arc::new(crate::risk::RulesHook::new(rules))
+        }
+        None => Arc::new(crate::hooks::AllowAll),
+    };
     Ok(AppState {
         config: Arc::new(config),
         backend,
@@ -370,7 +383,7 @@ pub async fn build_state(config: Config, password: &str) -> Result<AppState, Str
         nonces,
         limiter,
         idempotency,
-        policy: Arc::new(crate::hooks::AllowAll),
+        policy,
         metrics: Arc::new(Metrics::default()),
     })
 }
