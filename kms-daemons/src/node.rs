@@ -25,12 +25,9 @@ use kms_core::ports::{AuditLog, Clock, SystemClock};
 use kms_core::schemes::Material;
 use kms_core::{Algorithm, NodeId, StorageError};
 use kms_protocols::gg18::aux_info::AuxSecret;
-use kms_protocols::gg18::bigint::BigInt;
-use kms_protocols::gg18::primes::{is_blum_prime, is_safe_prime};
 pub use kms_storage::NodeHome;
 use kms_storage::{HomeError, NodeStorage, OpenedHome};
 use kms_transport::tls::CertFiles;
-use rand_core::OsRng;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -196,33 +193,6 @@ pub struct Gg18AuxFile {
     pub refresh: Vec<AuxSecret>,
 }
 
-fn aux_from_json(v: &serde_json::Value) -> Result<AuxSecret, String> {
-    let int = |name: &str| {
-        v.get(name)
-            .and_then(|x| x.as_str())
-            .and_then(BigInt::from_hex)
-            .ok_or_else(|| format!("{name}: missing or not hex"))
-    };
-    let (p, q, pt, qt) = (int("paillier_p")?, int("paillier_q")?, int("rp_p")?, int("rp_q")?);
-    // The same bar as generated material: Blum primes for Paillier, safe primes for
-    // ring-Pedersen, 2048-bit moduli. Material that is not is refused, never used.
-    let mut rng = OsRng;
-    for (name, x) in [("paillier_p", &p), ("paillier_q", &q)] {
-        if !is_blum_prime(&mut rng, x) {
-            return Err(format!("{name} is not a Blum prime"));
-        }
-    }
-    for (name, x) in [("rp_p", &pt), ("rp_q", &qt)] {
-        if !is_safe_prime(&mut rng, x) {
-            return Err(format!("{name} is not a safe prime"));
-        }
-    }
-    if p.bits() + q.bits() < 2048 || pt.bits() + qt.bits() < 2048 {
-        return Err("moduli below 2048 bits".into());
-    }
-    AuxSecret::from_primes(&mut rng, p, q, pt, qt).map_err(|e| e.to_string())
-}
-
 /// Load pre-generated GG18 aux material from a JSON file:
 ///
 /// ```json
@@ -242,18 +212,7 @@ pub fn load_gg18_aux(node: &NodeId, path: &Path) -> Result<Gg18AuxFile, DaemonEr
         reason,
     };
     let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| err(e.to_string()))?);
-    let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
-    let own = aux_from_json(json.get("own").ok_or_else(|| err("no \"own\" entry".into()))?)
-        .map_err(|e| err(format!("own: {e}")))?;
-    let mut refresh = Vec::new();
-    if let Some(list) = json.get("refresh") {
-        let list = list
-            .as_array()
-            .ok_or_else(|| err("\"refresh\" is not a list".into()))?;
-        for (i, v) in list.iter().enumerate() {
-            refresh.push(aux_from_json(v).map_err(|e| err(format!("refresh[{i}]: {e}")))?);
-        }
-    }
+    let (own, refresh) = kms_core::schemes::parse_gg18_aux_file(&bytes).map_err(err)?;
     Ok(Gg18AuxFile { own, refresh })
 }
 

@@ -8,11 +8,8 @@ use kms_core::identity::PeerDirectory;
 use kms_core::ports::AuditLog;
 use kms_core::NodeId;
 use kms_protocols::gg18::aux_info::AuxSecret;
-use kms_protocols::gg18::bigint::BigInt;
-use kms_protocols::gg18::primes::{is_blum_prime, is_safe_prime};
 use kms_transport::grpc::NodeEndpoint;
 use kms_transport::tls::CertFiles;
-use rand_core::OsRng;
 use std::path::Path;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -121,38 +118,5 @@ impl Backend {
 /// ring-Pedersen, 2048-bit moduli): a file saves the search, never strength.
 pub fn load_gg18_aux(path: &Path) -> Result<(AuxSecret, Vec<AuxSecret>), String> {
     let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?);
-    let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
-    let own = aux_from_json(json.get("own").ok_or("no \"own\" entry")?).map_err(|e| format!("own: {e}"))?;
-    let mut refresh = Vec::new();
-    if let Some(list) = json.get("refresh").and_then(|l| l.as_array()) {
-        for (i, v) in list.iter().enumerate() {
-            refresh.push(aux_from_json(v).map_err(|e| format!("refresh[{i}]: {e}"))?);
-        }
-    }
-    Ok((own, refresh))
-}
-
-fn aux_from_json(v: &serde_json::Value) -> Result<AuxSecret, String> {
-    let int = |name: &str| {
-        v.get(name)
-            .and_then(|x| x.as_str())
-            .and_then(BigInt::from_hex)
-            .ok_or_else(|| format!("{name}: missing or not hex"))
-    };
-    let (p, q, pt, qt) = (int("paillier_p")?, int("paillier_q")?, int("rp_p")?, int("rp_q")?);
-    let mut rng = OsRng;
-    for (name, x) in [("paillier_p", &p), ("paillier_q", &q)] {
-        if !is_blum_prime(&mut rng, x) {
-            return Err(format!("{name} is not a Blum prime"));
-        }
-    }
-    for (name, x) in [("rp_p", &pt), ("rp_q", &qt)] {
-        if !is_safe_prime(&mut rng, x) {
-            return Err(format!("{name} is not a safe prime"));
-        }
-    }
-    if p.bits() + q.bits() < 2048 || pt.bits() + qt.bits() < 2048 {
-        return Err("moduli below 2048 bits".into());
-    }
-    AuxSecret::from_primes(&mut rng, p, q, pt, qt).map_err(|e| e.to_string())
+    kms_core::schemes::parse_gg18_aux_file(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }

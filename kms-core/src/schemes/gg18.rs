@@ -296,3 +296,84 @@ pub(crate) fn verify_ecdsa_rsv(public_key: &[u8], hash: &[u8], rsv: &[u8]) -> bo
         && vk.verify_prehash(hash, &sig).is_ok()
         && VerifyingKey::recover_from_prehash(hash, &sig, recid).is_ok_and(|k| k == vk)
 }
+
+/// Parse a GG18 aux file, the format `kms-node --gg18-aux-file` and the gateway's
+/// `gg18_aux_dir` read:
+///
+/// ```json
+/// { "own": {"paillier_p": "hex", "paillier_q": "hex", "rp_p": "hex", "rp_q": "hex"},
+///   "refresh": [ {"paillier_p": ...}, ... ] }
+/// ```
+///
+/// Returns the node's own material and the fresh material for refreshes (`refresh` is
+/// optional). Every prime is tested, so a file saves only the search, never strength.
+/// The error says which entry and which field is wrong, and holds no secret.
+pub fn parse_aux_file(bytes: &[u8]) -> Result<(AuxSecret, Vec<AuxSecret>), String> {
+    let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let own = aux_from_json(json.get("own").ok_or("no \"own\" entry")?).map_err(|e| format!("own: {e}"))?;
+    let mut refresh = Vec::new();
+    if let Some(list) = json.get("refresh") {
+        let list = list.as_array().ok_or("\"refresh\" is not a list")?;
+        for (i, v) in list.iter().enumerate() {
+            refresh.push(aux_from_json(v).map_err(|e| format!("refresh[{i}]: {e}"))?);
+        }
+    }
+    Ok((own, refresh))
+}
+
+fn aux_from_json(v: &serde_json::Value) -> Result<AuxSecret, String> {
+    use kms_protocols::gg18::bigint::BigInt;
+    use kms_protocols::gg18::primes::{is_blum_prime, is_safe_prime};
+    let int = |name: &str| {
+        v.get(name)
+            .and_then(|x| x.as_str())
+            .and_then(BigInt::from_hex)
+            .ok_or_else(|| format!("{name}: missing or not hex"))
+    };
+    let (p, q, pt, qt) = (int("paillier_p")?, int("paillier_q")?, int("rp_p")?, int("rp_q")?);
+    // The same bar as generated material: Blum primes for Paillier, safe primes for
+    // ring-Pedersen, 2048-bit moduli. Material that is not is refused, never used.
+    let mut rng = rand_core::OsRng;
+    for (name, x) in [("paillier_p", &p), ("paillier_q", &q)] {
+        if !is_blum_prime(&mut rng, x) {
+            return Err(format!("{name} is not a Blum prime"));
+        }
+    }
+    for (name, x) in [("rp_p", &pt), ("rp_q", &qt)] {
+        if !is_safe_prime(&mut rng, x) {
+            return Err(format!("{name} is not a safe prime"));
+        }
+    }
+    if p.bits() + q.bits() < 2048 || pt.bits() + qt.bits() < 2048 {
+        return Err("moduli below 2048 bits".into());
+    }
+    AuxSecret::from_primes(&mut rng, p, q, pt, qt).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod aux_file_tests {
+    use super::parse_aux_file;
+
+    fn err(json: &str) -> String {
+        parse_aux_file(json.as_bytes()).expect_err("refused")
+    }
+
+    #[test]
+    fn bad_aux_files_are_refused_naming_the_entry_and_field() {
+        assert!(err("not json").contains("expected"));
+        assert_eq!(err("{}"), "no \"own\" entry");
+        assert_eq!(err(r#"{"own": {}}"#), "own: paillier_p: missing or not hex");
+        // 15 = 3 * 5 is no prime: refused as such, not used.
+        let small = r#"{"paillier_p": "0f", "paillier_q": "0f", "rp_p": "0f", "rp_q": "0f"}"#;
+        assert_eq!(
+            err(&format!(r#"{{"own": {small}}}"#)),
+            "own: paillier_p is not a Blum prime"
+        );
+        // 7 and 11 are Blum primes but 23 and 47 safe primes too small for 2048-bit moduli.
+        let tiny = r#"{"paillier_p": "07", "paillier_q": "0b", "rp_p": "17", "rp_q": "2f"}"#;
+        assert_eq!(
+            err(&format!(r#"{{"own": {tiny}}}"#)),
+            "own: moduli below 2048 bits"
+        );
+    }
+}

@@ -30,6 +30,8 @@ mod dmz21;
 mod eddsa;
 mod gg18;
 
+pub use gg18::parse_aux_file as parse_gg18_aux_file;
+
 /// Setup material held in memory, typed by the scheme that made it (which downcasts
 /// it). Secret material zeroizes itself on drop.
 pub type Material = Arc<dyn Any + Send + Sync>;
